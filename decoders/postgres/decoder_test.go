@@ -277,3 +277,11 @@ func checkSplits(t testing.TB, frames []frame, want []byte) {
 		}
 	}
 }
+
+func TestTypeName(t *testing.T) {
+	for typ, want := range map[byte]string{'Q': " for message 'Q'", 0: " for message 0x00", '"': " for message 0x22", 0xff: " for message 0xff"} {
+		if got := typeName(typ); got != want {
+			t.Errorf("typeName(%#x) = %q, want %q", typ, got, want)
+		}
+	}
+}

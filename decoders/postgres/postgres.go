@@ -230,7 +230,11 @@ func (s *Stream) header(h *half, p []byte, out []byte) ([]byte, []byte, error) {
 	}
 	if l < minLen || l > MaxMessage {
 		h.dead = true
-		reason := "bad length " + itoa(int64(l)) + typeName(typ)
+		what := typeName(typ)
+		if h.untyped {
+			what = " for startup packet"
+		}
+		reason := "bad length " + itoa(int64(l)) + what
 		out = end(str(other(out, h.dir, "malformed"), "reason", []byte(reason)))
 		return out, p, &ProtocolError{Dir: h.dir, Reason: reason}
 	}
@@ -341,9 +345,6 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // typeName is " for message 'X'" (or the hex of a non-printable type).
 func typeName(typ byte) string {
-	if typ == 0 {
-		return " for startup packet"
-	}
 	if typ >= 0x21 && typ < 0x7f && typ != '"' && typ != '\\' {
 		return " for message '" + string(rune(typ)) + "'"
 	}
