@@ -1,13 +1,10 @@
 package gateway
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 
 	"hoop.dev/hoop/core/api"
-	"hoop.dev/hoop/core/config"
-	pgproxy "hoop.dev/hoop/core/proxy/postgres"
 	"hoop.dev/hoop/core/store"
 )
 
@@ -24,13 +21,3 @@ func (*hub) ServeSSE(w http.ResponseWriter, _ *http.Request, _ store.Session) {
 
 // TODO(#4): the embedded audit view.
 func webHandler() http.Handler { return nil }
-
-// TODO(#3): the WASM plugin host.
-type pluginSet struct{}
-
-func loadPlugins(context.Context, *config.Config, *slog.Logger) (*pluginSet, error) {
-	return &pluginSet{}, nil
-}
-func (*pluginSet) decoder(string) pgproxy.Decoder { return nil }
-func (*pluginSet) list() []api.Plugin             { return nil }
-func (*pluginSet) close(context.Context)          {}
