@@ -170,6 +170,8 @@ type scratch struct {
 	toks  []sqltok.Token
 	code  []int
 	found findings
+	// whereScans counts whereClause calls, see maxWhereScans.
+	whereScans int
 }
 
 // findings are the signals one Evaluate found, with what each one saw.
@@ -197,6 +199,7 @@ func (p *Policy) Evaluate(in *sdk.Input) (sdk.Verdict, error) {
 	}
 	defer p.pool.Put(sc)
 	sc.found = findings{tables: sc.found.tables[:0]}
+	sc.whereScans = 0
 	d := sqltok.DialectFor(in.Protocol)
 	sc.stmts, sc.toks = sqltok.Split(sc.stmts[:0], sc.toks, d, in.Statement.Text)
 	if len(sc.stmts) > 1 {

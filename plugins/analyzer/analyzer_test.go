@@ -240,3 +240,33 @@ func BenchmarkEvaluate(b *testing.B) {
 		})
 	}
 }
+
+// TestBoundedWhereScans checks the documented bound: past maxWhereScans
+// UPDATE or DELETE commands in one input, the rest count as without WHERE,
+// so a long batch cannot make Evaluate quadratic and cannot hide a delete.
+func TestBoundedWhereScans(t *testing.T) {
+	p := New()
+	few := strings.Repeat("delete from t where id = 1;", maxWhereScans)
+	if v, _ := p.Evaluate(input("postgres", few)); v.Rule == "delete-without-where" {
+		t.Errorf("%d deletes with WHERE: %+v", maxWhereScans, v)
+	}
+	many := few + "delete from t where id = 1"
+	if v, _ := p.Evaluate(input("postgres", many)); v.Rule != "delete-without-where" {
+		t.Errorf("%d deletes: %+v, want delete-without-where", maxWhereScans+1, v)
+	}
+}
+
+func TestDeeplyNestedOrIsNotATautology(t *testing.T) {
+	p := New()
+	cond := "1 = 1"
+	for range maxOrDepth + 2 {
+		cond = "(id = 2 or " + cond + ")"
+	}
+	if v, _ := p.Evaluate(input("postgres", "delete from t where "+cond)); v.Rule != "write" {
+		t.Errorf("nested past maxOrDepth: %+v, want a plain write", v)
+	}
+	cond = "(id = 2 or (id = 3 or 1 = 1))"
+	if v, _ := p.Evaluate(input("postgres", "delete from t where "+cond)); v.Rule != "delete-without-where" {
+		t.Errorf("shallow nesting: %+v, want delete-without-where", v)
+	}
+}

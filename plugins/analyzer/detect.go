@@ -6,9 +6,57 @@ import (
 	"hoop.dev/hoop/plugins/internal/sqltok"
 )
 
-// maxDepth bounds how deeply code strings (DO bodies holding EXECUTE
-// strings holding ...) are inspected.
-const maxDepth = 4
+// Bounds that keep Evaluate linear in the statement's length whatever its
+// shape.
+const (
+	// maxDepth bounds how deeply code strings (DO bodies holding EXECUTE
+	// strings holding ...) are inspected.
+	maxDepth = 4
+	// maxWhereScans bounds the UPDATE and DELETE commands of one Evaluate
+	// whose WHERE is looked for; later ones count as without WHERE.
+	maxWhereScans = 32
+	// maxOrDepth bounds the parenthesised OR nesting a tautology is looked
+	// for in; deeper terms are not tautologies.
+	maxOrDepth = 8
+)
+
+// facts are the words of one statement that commands look at, gathered
+// in one pass so that many commands in a statement cost no more.
+type facts struct {
+	program, from, limit, fetch, infile, local, ownerTo bool
+	// fileDir is "TO" or "FROM" when one of them is followed by a string
+	// (COPY to or from a server file), else "".
+	fileDir string
+}
+
+func gather(toks []sqltok.Token) facts {
+	var fs facts
+	for i, t := range toks {
+		if t.Kind != sqltok.Word {
+			continue
+		}
+		switch t.Text {
+		case "program":
+			fs.program = true
+		case "from", "to":
+			fs.from = fs.from || t.Text == "from"
+			if fs.fileDir == "" && at(toks, i+1).Kind == sqltok.String {
+				fs.fileDir = strings.ToUpper(t.Text)
+			}
+		case "limit":
+			fs.limit = true
+		case "fetch":
+			fs.fetch = true
+		case "infile":
+			fs.infile = true
+		case "local":
+			fs.local = true
+		case "owner":
+			fs.ownerTo = fs.ownerTo || at(toks, i+1).Is("to")
+		}
+	}
+	return fs
+}
 
 // inspect adds the signals of one statement to sc.found, then those of the
 // code strings it holds.
@@ -18,6 +66,7 @@ func (p *Policy) inspect(toks []sqltok.Token, d sqltok.Dialect, sc *scratch, dep
 	}
 	f := &sc.found
 	touched := p.sensitiveUse(toks, f)
+	fs := gather(toks)
 	wrote := false
 	for i, t := range toks {
 		if t.Kind != sqltok.Word && t.Kind != sqltok.QuotedIdent {
@@ -41,11 +90,11 @@ func (p *Policy) inspect(toks []sqltok.Token, d sqltok.Dialect, sc *scratch, dep
 		if !sqltok.CommandAt(toks, i) {
 			continue
 		}
-		if p.command(toks, i, f) {
+		if p.command(toks, i, &fs, sc) {
 			wrote = true
 		}
 	}
-	if touched && !wrote && isRead(toks) && !hasWord(toks, "limit") && !hasWord(toks, "fetch") {
+	if touched && !wrote && isRead(toks) && !fs.limit && !fs.fetch {
 		f.add(sigSensitiveSelect, "")
 	}
 	if depth >= maxDepth {
@@ -64,7 +113,8 @@ func (p *Policy) inspect(toks []sqltok.Token, d sqltok.Dialect, sc *scratch, dep
 
 // command adds the signals of the command keyword toks[i] and reports
 // whether it writes rows.
-func (p *Policy) command(toks []sqltok.Token, i int, f *findings) (writes bool) {
+func (p *Policy) command(toks []sqltok.Token, i int, fs *facts, sc *scratch) (writes bool) {
+	f := &sc.found
 	next := at(toks, i+1)
 	switch toks[i].Text {
 	case "insert", "merge":
@@ -79,14 +129,14 @@ func (p *Policy) command(toks []sqltok.Token, i int, f *findings) (writes bool) 
 		if next.IsPunct('(') {
 			return false
 		}
-		if cond, ok := whereClause(toks, i); ok && !tautology(cond) {
+		if cond, ok := sc.whereClause(toks, i); ok && !tautology(cond, 0) {
 			f.add(sigWrite, "UPDATE")
 		} else {
 			f.add(sigUpdateWithoutWhere, whereDetail(ok))
 		}
 		return true
 	case "delete":
-		if cond, ok := whereClause(toks, i); ok && !tautology(cond) {
+		if cond, ok := sc.whereClause(toks, i); ok && !tautology(cond, 0) {
 			f.add(sigWrite, "DELETE")
 		} else {
 			f.add(sigDeleteWithoutWhere, whereDetail(ok))
@@ -108,7 +158,7 @@ func (p *Policy) command(toks []sqltok.Token, i int, f *findings) (writes bool) 
 			f.add(sigServerConfig, "ALTER SYSTEM")
 		default:
 			f.add(sigAlter, "ALTER "+upperWord(next))
-			if hasPhrase(toks, "owner", "to") {
+			if fs.ownerTo {
 				f.add(sigPrivilege, "OWNER TO")
 			}
 		}
@@ -129,10 +179,10 @@ func (p *Policy) command(toks []sqltok.Token, i int, f *findings) (writes bool) 
 	case "set":
 		p.set(toks, i, f)
 	case "copy":
-		return copySignals(toks, f)
+		return copySignals(fs, f)
 	case "load":
-		if hasWord(toks, "infile") {
-			if hasWord(toks, "local") {
+		if fs.infile {
+			if fs.local {
 				f.add(sigWrite, "LOAD DATA LOCAL")
 			} else {
 				f.add(sigServerAccess, "LOAD DATA INFILE")
@@ -169,18 +219,16 @@ func (p *Policy) set(toks []sqltok.Token, i int, f *findings) {
 
 // copySignals scores COPY: TO/FROM PROGRAM runs a command on the server, a
 // quoted path names a server file; FROM STDIN writes rows.
-func copySignals(toks []sqltok.Token, f *findings) (writes bool) {
-	if hasWord(toks, "program") {
+func copySignals(fs *facts, f *findings) (writes bool) {
+	if fs.program {
 		f.add(sigCopyProgram, "")
-		return hasWord(toks, "from")
+		return fs.from
 	}
-	for i, t := range toks {
-		if (t.Is("to") || t.Is("from")) && at(toks, i+1).Kind == sqltok.String {
-			f.add(sigServerAccess, "COPY "+strings.ToUpper(t.Text)+" a server file")
-			return t.Is("from")
-		}
+	if fs.fileDir != "" {
+		f.add(sigServerAccess, "COPY "+fs.fileDir+" a server file")
+		return fs.fileDir == "FROM"
 	}
-	if hasWord(toks, "from") {
+	if fs.from {
 		f.add(sigWrite, "COPY FROM")
 		return true
 	}
@@ -204,8 +252,13 @@ func createKind(toks []sqltok.Token, j int) sqltok.Token {
 
 // whereClause returns the condition of the WHERE that belongs to the
 // command at toks[i] (at the same parenthesis depth, before RETURNING,
-// ORDER BY or LIMIT), and whether there is one.
-func whereClause(toks []sqltok.Token, i int) ([]sqltok.Token, bool) {
+// ORDER BY or LIMIT), and whether there is one. Past maxWhereScans calls
+// in one Evaluate it reports none.
+func (sc *scratch) whereClause(toks []sqltok.Token, i int) ([]sqltok.Token, bool) {
+	if sc.whereScans >= maxWhereScans {
+		return nil, false
+	}
+	sc.whereScans++
 	depth, start := 0, -1
 	for j := i + 1; j < len(toks); j++ {
 		t := toks[j]
@@ -243,23 +296,27 @@ func whereDetail(hasWhere bool) string {
 // tautology reports whether a WHERE condition is trivially true: one of its
 // top-level OR terms is TRUE, NOT FALSE, a nonzero number, X = X for one
 // identical token on each side (1=1, 'a'='a', id=id) or two different
-// literals compared with <> or != — each possibly in parentheses.
-func tautology(c []sqltok.Token) bool {
-	depth, start := 0, 0
+// literals compared with <> or != — each possibly in parentheses, up to
+// maxOrDepth nested ORs.
+func tautology(c []sqltok.Token, depth int) bool {
+	if depth > maxOrDepth {
+		return false
+	}
+	parens, start := 0, 0
 	for j := 0; j <= len(c); j++ {
 		if j < len(c) {
 			switch t := c[j]; {
 			case t.IsPunct('('):
-				depth++
+				parens++
 				continue
 			case t.IsPunct(')'):
-				depth--
+				parens--
 				continue
-			case !(depth == 0 && t.Is("or")):
+			case !(parens == 0 && t.Is("or")):
 				continue
 			}
 		}
-		if trueTerm(c[start:j]) {
+		if trueTerm(c[start:j], depth) {
 			return true
 		}
 		start = j + 1
@@ -267,7 +324,7 @@ func tautology(c []sqltok.Token) bool {
 	return false
 }
 
-func trueTerm(t []sqltok.Token) bool {
+func trueTerm(t []sqltok.Token, depth int) bool {
 	for len(t) >= 2 && t[0].IsPunct('(') && t[len(t)-1].IsPunct(')') {
 		t = t[1 : len(t)-1]
 	}
@@ -283,7 +340,7 @@ func trueTerm(t []sqltok.Token) bool {
 		return ne && literal(t[0]) && literal(t[3]) && !same(t[0], t[3])
 	}
 	// A parenthesised OR: its terms are shorter than t, so this ends.
-	return hasTopLevelOr(t) && tautology(t)
+	return hasTopLevelOr(t) && tautology(t, depth+1)
 }
 
 func hasTopLevelOr(t []sqltok.Token) bool {
@@ -360,24 +417,6 @@ func at(toks []sqltok.Token, i int) sqltok.Token {
 		return sqltok.Token{}
 	}
 	return toks[i]
-}
-
-func hasWord(toks []sqltok.Token, w string) bool {
-	for _, t := range toks {
-		if t.Is(w) {
-			return true
-		}
-	}
-	return false
-}
-
-func hasPhrase(toks []sqltok.Token, a, b string) bool {
-	for i := 0; i+1 < len(toks); i++ {
-		if toks[i].Is(a) && toks[i+1].Is(b) {
-			return true
-		}
-	}
-	return false
 }
 
 func upperWord(t sqltok.Token) string {
