@@ -254,8 +254,9 @@ func (p *Policy) describe(b *strings.Builder, f *findings, s signal, sign string
 	b.WriteString("): ")
 	b.WriteString(signals[s].what)
 	if s == sigSensitiveTable || s == sigSensitiveSelect {
-		b.WriteString(" ")
+		b.WriteString(" (")
 		b.WriteString(strings.Join(f.tables, ", "))
+		b.WriteString(")")
 	} else if f.detail[s] != "" {
 		b.WriteString(" (")
 		b.WriteString(f.detail[s])

@@ -1,6 +1,8 @@
 package analyzer
 
 import (
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -125,7 +127,7 @@ func TestEvaluate(t *testing.T) {
 func TestReason(t *testing.T) {
 	p := configured(t, testConfig)
 	v, _ := p.Evaluate(input("postgres", "drop table users"))
-	want := "risk 85: drop (80): drops an object (DROP TABLE); sensitive-table (+5): touches a sensitive table users"
+	want := "risk 85: drop (80): drops an object (DROP TABLE); sensitive-table (+5): touches a sensitive table (users)"
 	if v.Reason != want {
 		t.Errorf("reason\n got %q\nwant %q", v.Reason, want)
 	}
@@ -256,17 +258,61 @@ func TestBoundedWhereScans(t *testing.T) {
 	}
 }
 
-func TestDeeplyNestedOrIsNotATautology(t *testing.T) {
+// TestDeeplyNestedOr checks that nesting ORs past maxOrDepth counts as a
+// tautology rather than hiding one.
+func TestDeeplyNestedOr(t *testing.T) {
 	p := New()
-	cond := "1 = 1"
-	for range maxOrDepth + 2 {
-		cond = "(id = 2 or " + cond + ")"
+	for _, tt := range []struct {
+		levels int
+		last   string
+		rule   string
+	}{
+		{2, "id = 4", "write"},
+		{2, "1 = 1", "delete-without-where"},
+		{maxOrDepth + 2, "1 = 1", "delete-without-where"},
+		{maxOrDepth + 2, "id = 4", "delete-without-where"},
+	} {
+		cond := tt.last
+		for range tt.levels {
+			cond = "(id = 2 or " + cond + ")"
+		}
+		if v, _ := p.Evaluate(input("postgres", "delete from t where "+cond)); v.Rule != tt.rule {
+			t.Errorf("%d levels ending in %s: %+v, want %s", tt.levels, tt.last, v, tt.rule)
+		}
 	}
-	if v, _ := p.Evaluate(input("postgres", "delete from t where "+cond)); v.Rule != "write" {
-		t.Errorf("nested past maxOrDepth: %+v, want a plain write", v)
+}
+
+// TestDocsWorkedExamples keeps the worked examples in docs/policies.md
+// true: each row's risk, decision and rule must be what Evaluate returns.
+func TestDocsWorkedExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/policies.md")
+	if err != nil {
+		t.Fatal(err)
 	}
-	cond = "(id = 2 or (id = 3 or 1 = 1))"
-	if v, _ := p.Evaluate(input("postgres", "delete from t where "+cond)); v.Rule != "delete-without-where" {
-		t.Errorf("shallow nesting: %+v, want delete-without-where", v)
+	_, section, ok := strings.Cut(string(doc), "### Worked examples")
+	if !ok {
+		t.Fatal("docs/policies.md has no worked examples section")
+	}
+	section, _, _ = strings.Cut(section, "\n### ")
+	p := configured(t, `{"sensitive_tables":["users"]}`)
+	rows := 0
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 7 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		rows++
+		text := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		risk, decision, rule := strings.TrimSpace(cells[3]), strings.TrimSpace(cells[4]), strings.TrimSpace(cells[5])
+		if rule == "—" {
+			rule = ""
+		}
+		v, _ := p.Evaluate(input("postgres", text))
+		if strconv.Itoa(v.Risk) != risk || v.Decision != decision || v.Rule != rule {
+			t.Errorf("docs say %q is %s/%s/%s; Evaluate says %d/%s/%s (%s)", text, risk, decision, rule, v.Risk, v.Decision, v.Rule, v.Reason)
+		}
+	}
+	if rows < 10 {
+		t.Errorf("found %d example rows, want at least 10", rows)
 	}
 }

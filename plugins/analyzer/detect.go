@@ -16,7 +16,8 @@ const (
 	// whose WHERE is looked for; later ones count as without WHERE.
 	maxWhereScans = 32
 	// maxOrDepth bounds the parenthesised OR nesting a tautology is looked
-	// for in; deeper terms are not tautologies.
+	// for in; a deeper term counts as a tautology, so nesting cannot hide
+	// one.
 	maxOrDepth = 8
 )
 
@@ -297,10 +298,10 @@ func whereDetail(hasWhere bool) string {
 // top-level OR terms is TRUE, NOT FALSE, a nonzero number, X = X for one
 // identical token on each side (1=1, 'a'='a', id=id) or two different
 // literals compared with <> or != — each possibly in parentheses, up to
-// maxOrDepth nested ORs.
+// maxOrDepth nested ORs (deeper counts as true).
 func tautology(c []sqltok.Token, depth int) bool {
 	if depth > maxOrDepth {
-		return false
+		return true
 	}
 	parens, start := 0, 0
 	for j := 0; j <= len(c); j++ {
