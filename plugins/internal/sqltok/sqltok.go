@@ -69,8 +69,9 @@ const (
 	// backslash escapes, $tag$ quoting, /* */ comments nest.
 	Postgres Dialect = iota
 	// MySQL: `x` is an identifier, "x" is a string, backslash escapes in all
-	// strings, # starts a line comment, comments do not nest and the
-	// contents of executable comments /*! ... */ are lexed as code.
+	// strings, # starts a line comment, -- does only when followed by
+	// whitespace, comments do not nest and the contents of executable
+	// comments /*! ... */ are lexed as code.
 	MySQL
 )
 
@@ -214,7 +215,7 @@ func (l *Lexer) skipSpace() {
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			l.pos++
-		case c == '-' && l.peek(1) == '-':
+		case c == '-' && l.peek(1) == '-' && (l.d == Postgres || l.dashCommentMySQL()):
 			l.skipLine()
 		case c == '#' && l.d == MySQL:
 			l.skipLine()
@@ -237,6 +238,14 @@ func (l *Lexer) skipSpace() {
 			return
 		}
 	}
+}
+
+// dashCommentMySQL reports whether the "--" at l.pos starts a comment in
+// MySQL, which needs whitespace or a control character (or the end) after
+// it: "1--1" is an expression there, and treating it as a comment would
+// hide the rest of the line from a policy.
+func (l *Lexer) dashCommentMySQL() bool {
+	return l.pos+2 >= len(l.src) || l.src[l.pos+2] <= ' '
 }
 
 func (l *Lexer) peek(n int) byte {
@@ -406,7 +415,9 @@ func isIdentCont(c byte) bool {
 	return isIdentStart(c) || isDigit(c) || c == '$'
 }
 
-// lower lowercases ASCII letters, returning s itself when it has none.
+// lower lowercases ASCII letters, returning s itself when it has none and
+// an interned string for common keywords, so that upper-case SQL does not
+// allocate per keyword.
 func lower(s string) string {
 	i := 0
 	for i < len(s) && !(s[i] >= 'A' && s[i] <= 'Z') {
@@ -414,6 +425,19 @@ func lower(s string) string {
 	}
 	if i == len(s) {
 		return s
+	}
+	if len(s) <= maxInterned {
+		var buf [maxInterned]byte
+		for j := 0; j < len(s); j++ {
+			c := s[j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[j] = c
+		}
+		if w, ok := interned[string(buf[:len(s)])]; ok { // no allocation
+			return w
+		}
 	}
 	b := []byte(s)
 	for ; i < len(b); i++ {
