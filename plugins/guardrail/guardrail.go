@@ -103,6 +103,9 @@ type scratch struct {
 	stmts []sqltok.Statement
 	toks  []sqltok.Token
 	code  []int
+	// groups are the token sequences deny entries are matched on: each
+	// statement's, then those of the code strings they hold.
+	groups [][]sqltok.Token
 }
 
 // Configure replaces the rules with those in config (JSON, see Config). An
@@ -141,6 +144,9 @@ func (p *Policy) Configure(config []byte) error {
 
 func compile(rc RuleConfig) (rule, error) {
 	r := rule{name: rc.Name, message: rc.Message}
+	if r.message == "" {
+		r.message = fmt.Sprintf("statement matches guardrail rule %q", rc.Name)
+	}
 	switch rc.Action {
 	case sdk.Block:
 		r.block = true
@@ -192,6 +198,10 @@ func (p *Policy) Evaluate(in *sdk.Input) (sdk.Verdict, error) {
 	defer p.pool.Put(sc)
 	d := sqltok.DialectFor(in.Protocol)
 	sc.stmts, sc.toks = sqltok.Split(sc.stmts[:0], sc.toks, d, in.Statement.Text)
+	sc.groups = sc.groups[:0]
+	for _, st := range sc.stmts {
+		sc.addGroup(st.Tokens, d, 0)
+	}
 
 	review := -1
 	for i := range p.rules {
@@ -199,7 +209,7 @@ func (p *Policy) Evaluate(in *sdk.Input) (sdk.Verdict, error) {
 		if !r.block && review >= 0 {
 			continue // a review rule already matched; only a block can win now
 		}
-		if !p.matchesAny(r, sc, d) {
+		if !p.matchesAny(r, sc) {
 			continue
 		}
 		if r.block {
@@ -218,45 +228,40 @@ func (r *rule) verdict() sdk.Verdict {
 	if r.block {
 		v.Decision, v.Risk = sdk.Block, blockRisk
 	}
-	if v.Reason == "" {
-		v.Reason = fmt.Sprintf("statement matches guardrail rule %q", r.name)
-	}
 	return v
 }
 
-func (p *Policy) matchesAny(r *rule, sc *scratch, d sqltok.Dialect) bool {
-	for _, st := range sc.stmts {
-		if r.re != nil && r.re.MatchString(st.Text) {
-			return true
-		}
-		if len(r.deny) > 0 && denyMatch(r.deny, st.Tokens, d, sc, 0) {
-			return true
-		}
-	}
-	return false
-}
-
-// denyMatch reports whether any phrase occurs in toks, or in the code
-// strings (DO bodies, EXECUTE strings) they hold.
-func denyMatch(deny []phrase, toks []sqltok.Token, d sqltok.Dialect, sc *scratch, depth int) bool {
-	for _, ph := range deny {
-		if ph.in(toks) {
-			return true
-		}
-	}
+// addGroup adds toks and, recursively, the statements of the code strings
+// (DO bodies, EXECUTE strings) they hold.
+func (sc *scratch) addGroup(toks []sqltok.Token, d sqltok.Dialect, depth int) {
+	sc.groups = append(sc.groups, toks)
 	if depth >= maxDepth {
-		return false
+		return
 	}
 	start := len(sc.code)
 	sc.code = sqltok.CodeStrings(sc.code, toks)
-	code := sc.code[start:]
-	defer func() { sc.code = sc.code[:start] }()
-	for _, i := range code {
-		// Lex the body fresh: its tokens must not overwrite toks, which
-		// lives in the shared buffer.
-		stmts, _ := sqltok.Split(nil, nil, d, toks[i].Value())
+	for j := start; j < len(sc.code); j++ {
+		// Lex the body into fresh memory: sc.toks backs the groups
+		// already added.
+		stmts, _ := sqltok.Split(nil, nil, d, toks[sc.code[j]].Value())
 		for _, st := range stmts {
-			if denyMatch(deny, st.Tokens, d, sc, depth+1) {
+			sc.addGroup(st.Tokens, d, depth+1)
+		}
+	}
+	sc.code = sc.code[:start]
+}
+
+func (p *Policy) matchesAny(r *rule, sc *scratch) bool {
+	if r.re != nil {
+		for _, st := range sc.stmts {
+			if r.re.MatchString(st.Text) {
+				return true
+			}
+		}
+	}
+	for _, g := range sc.groups {
+		for _, ph := range r.deny {
+			if ph.in(g) {
 				return true
 			}
 		}

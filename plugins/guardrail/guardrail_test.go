@@ -191,21 +191,31 @@ func TestManifest(t *testing.T) {
 	}
 }
 
+// denyOnlyConfig is the recommended set of docs/policies.md: no regex.
+const denyOnlyConfig = `{"rules":[
+ {"name":"no-drop","action":"block","deny":["drop table","drop database","drop schema","truncate"]},
+ {"name":"no-password-hashes","action":"block","deny":["pg_shadow","pg_authid"]}]}`
+
 func BenchmarkEvaluate(b *testing.B) {
-	p := configured(b, testConfig)
-	for _, bc := range []struct{ name, text string }{
-		{"select", "SELECT id, name, email FROM users WHERE id = $1 AND status = 'active' ORDER BY created_at DESC LIMIT 10"},
-		{"insert", "INSERT INTO events (kind, payload, at) VALUES ('login', '{\"ip\":\"10.0.0.1\"}', now())"},
-		{"block", "/* cleanup */ DROP TABLE IF EXISTS staging_events"},
+	for _, cc := range []struct{ name, config string }{
+		{"five-rules-one-regex", testConfig},
+		{"deny-only", denyOnlyConfig},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			in := input("postgres", bc.text)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := p.Evaluate(in); err != nil {
-					b.Fatal(err)
+		p := configured(b, cc.config)
+		for _, bc := range []struct{ name, text string }{
+			{"select", "SELECT id, name, email FROM users WHERE id = $1 AND status = 'active' ORDER BY created_at DESC LIMIT 10"},
+			{"insert", "INSERT INTO events (kind, payload, at) VALUES ('login', '{\"ip\":\"10.0.0.1\"}', now())"},
+			{"block", "/* cleanup */ DROP TABLE IF EXISTS staging_events"},
+		} {
+			b.Run(cc.name+"/"+bc.name, func(b *testing.B) {
+				in := input("postgres", bc.text)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := p.Evaluate(in); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
