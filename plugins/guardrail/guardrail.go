@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync"
 
 	"hoop.dev/hoop/plugins/internal/sqltok"
@@ -82,7 +81,7 @@ type rule struct {
 	block   bool
 	message string
 	deny    []phrase
-	re      *regexp.Regexp
+	re      *matcher // nil without a regex
 }
 
 // phrase is one lexed deny entry.
@@ -174,11 +173,11 @@ func compile(rc RuleConfig) (rule, error) {
 		r.deny = append(r.deny, ph)
 	}
 	if rc.Regex != "" {
-		re, err := regexp.Compile(rc.Regex)
+		m, err := newMatcher(rc.Regex)
 		if err != nil {
 			return r, fmt.Errorf("invalid regex: %w", err)
 		}
-		r.re = re
+		r.re = &m
 	}
 	return r, nil
 }
