@@ -213,7 +213,7 @@ func (l *Lexer) skipSpace() {
 	for l.pos < len(l.src) {
 		c := l.src[l.pos]
 		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+		case class[c]&clsSpace != 0:
 			l.pos++
 		case c == '-' && l.peek(1) == '-' && (l.d == Postgres || l.dashCommentMySQL()):
 			l.skipLine()
@@ -409,11 +409,32 @@ func indexFrom(s, sub string, from int) int {
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 func isLetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
 
-func isIdentStart(c byte) bool { return isLetter(c) || c == '_' || c >= 0x80 }
+// Byte classes, looked up in one load on the lexer's hot paths.
+const (
+	clsIdentStart = 1 << iota
+	clsIdentCont
+	clsSpace
+)
 
-func isIdentCont(c byte) bool {
-	return isIdentStart(c) || isDigit(c) || c == '$'
-}
+var class = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		if isLetter(b) || b == '_' || b >= 0x80 {
+			t[c] |= clsIdentStart | clsIdentCont
+		}
+		if isDigit(b) || b == '$' {
+			t[c] |= clsIdentCont
+		}
+		switch b {
+		case ' ', '\t', '\n', '\r', '\f', '\v':
+			t[c] |= clsSpace
+		}
+	}
+	return t
+}()
+
+func isIdentStart(c byte) bool { return class[c]&clsIdentStart != 0 }
+func isIdentCont(c byte) bool  { return class[c]&clsIdentCont != 0 }
 
 // lower lowercases ASCII letters, returning s itself when it has none and
 // an interned string for common keywords, so that upper-case SQL does not
