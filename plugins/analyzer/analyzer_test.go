@@ -59,6 +59,8 @@ func TestEvaluate(t *testing.T) {
 		{"delete in cte without where", "postgres", "with d as (delete from orders returning *) select count(*) from d", sdk.Review, "delete-without-where", 70},
 		{"delete in cte with where", "postgres", "with d as (delete from orders where id = 1 returning *) select count(*) from d", sdk.Allow, "write", 10},
 		{"update without where", "postgres", "update orders set paid = false", sdk.Review, "update-without-where", 70},
+		{"merge then delete", "postgres", "merge into orders o using staged s on o.id = s.id when matched then delete when not matched then insert values (s.id)", sdk.Allow, "write", 10},
+		{"merge then update", "postgres", "merge into orders o using staged s on o.id = s.id when matched then update set n = s.n", sdk.Allow, "write", 10},
 		{"on delete cascade", "postgres", "create table c (o int references orders on delete cascade)", sdk.Allow, "ddl", 20},
 		{"drop table", "postgres", "DROP TABLE orders", sdk.Review, "drop", 80},
 		{"drop table obfuscated", "postgres", "dRoP/**/\n  tAbLe orders", sdk.Review, "drop", 80},

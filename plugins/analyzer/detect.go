@@ -130,6 +130,9 @@ func (p *Policy) command(toks []sqltok.Token, i int, fs *facts, sc *scratch) (wr
 		if next.IsPunct('(') {
 			return false
 		}
+		if mergeAction(toks, i) {
+			return true
+		}
 		if cond, ok := sc.whereClause(toks, i); ok && !tautology(cond, 0) {
 			f.add(sigWrite, "UPDATE")
 		} else {
@@ -137,6 +140,9 @@ func (p *Policy) command(toks []sqltok.Token, i int, fs *facts, sc *scratch) (wr
 		}
 		return true
 	case "delete":
+		if mergeAction(toks, i) {
+			return true
+		}
 		if cond, ok := sc.whereClause(toks, i); ok && !tautology(cond, 0) {
 			f.add(sigWrite, "DELETE")
 		} else {
@@ -234,6 +240,13 @@ func copySignals(fs *facts, f *findings) (writes bool) {
 		return true
 	}
 	return false
+}
+
+// mergeAction reports whether toks[i] is the UPDATE or DELETE of a MERGE's
+// WHEN MATCHED THEN clause, which acts on the matched rows only (the MERGE
+// itself is scored as a write).
+func mergeAction(toks []sqltok.Token, i int) bool {
+	return toks[0].Is("merge") && at(toks, i-1).Is("then")
 }
 
 // createKind returns the object word of CREATE [OR REPLACE] [modifiers] X.
