@@ -27,6 +27,8 @@ Usage:
   hoop identity revoke NAME [--resource R] [--role ROLE] [--json]
   hoop session list [--live] [--identity NAME] [--resource R] [--json]
   hoop session show ID [--json]
+  hoop review list [--all] [--json]           statements held by a policy
+  hoop review approve|reject ID [--reason TEXT]
   hoop plugin inspect FILE.wasm [--json]
   hoop conformance FILE.wasm [--json]
 

@@ -21,8 +21,10 @@ import (
 	"hoop.dev/hoop/core/api"
 	"hoop.dev/hoop/core/config"
 	"hoop.dev/hoop/core/identity"
+	"hoop.dev/hoop/core/policy"
 	pgproxy "hoop.dev/hoop/core/proxy/postgres"
 	"hoop.dev/hoop/core/record"
+	"hoop.dev/hoop/core/review"
 	"hoop.dev/hoop/core/session"
 	"hoop.dev/hoop/core/store"
 	"hoop.dev/hoop/core/store/sqlite"
@@ -43,6 +45,8 @@ type Gateway struct {
 	pg       *pgproxy.Server
 	httpSrv  *http.Server
 	plugins  *pluginSet
+	policies *policy.Pipeline
+	reviews  *review.Service
 
 	pgLn, apiLn net.Listener
 	tokenHash   []byte
@@ -82,14 +86,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 	g.sessions = session.NewRegistry(st, hub, log)
 	g.rec = record.New(st, hub, log, record.Options{})
 	g.ids = identity.New(st, cfg, g.sessions)
+	g.policies, err = policy.New(ctx, cfg.Policy, g.plugins.policy, log.With("component", "policy"))
+	if err != nil {
+		g.plugins.close(ctx)
+		return fail(err)
+	}
+	g.reviews = review.New(st, cfg.Review.Timeout.Duration, log.With("component", "review"))
+	if err := g.reviews.Recover(ctx); err != nil {
+		g.plugins.close(ctx)
+		return fail(err)
+	}
 	g.pg, err = pgproxy.New(pgproxy.Deps{Config: cfg, Identity: g.ids, Sessions: g.sessions, Recorder: g.rec,
-		Decoder: g.plugins.decoder("postgres"), Log: log.With("frontend", "postgres")})
+		Decoder: g.plugins.decoder("postgres"), Policy: g.policies, Reviews: g.reviews, Log: log.With("frontend", "postgres")})
 	if err != nil {
 		g.plugins.close(ctx)
 		return fail(err)
 	}
 	handler := api.Handler(api.Deps{Config: cfg, Store: st, Identity: g.ids, Sessions: g.sessions,
-		Stream: hub, Web: webHandler(), Plugins: g.plugins.list, TokenHash: g.tokenHash, Log: log.With("component", "api")})
+		Stream: hub, Web: webHandler(), Plugins: g.plugins.list, TokenHash: g.tokenHash, Log: log.With("component", "api"),
+		Extra: func(mux *http.ServeMux) { api.ReviewRoutes(mux, g.reviews) }})
 	g.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return g, nil
 }

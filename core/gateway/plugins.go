@@ -11,6 +11,7 @@ import (
 
 	"hoop.dev/hoop/core/api"
 	"hoop.dev/hoop/core/config"
+	"hoop.dev/hoop/core/policy"
 	pgproxy "hoop.dev/hoop/core/proxy/postgres"
 	"hoop.dev/hoop/core/wasmhost"
 	"hoop.dev/hoop/internal/builtin"
@@ -104,6 +105,14 @@ func (ps *pluginSet) decoder(protocol string) pgproxy.Decoder {
 		}
 	}
 	return nil
+}
+
+// policy looks up a policy plugin for the pipeline.
+func (ps *pluginSet) policy(name string) (policy.Evaluator, string) {
+	if l := ps.byName[name]; l != nil {
+		return l.p, l.p.Manifest().Kind
+	}
+	return nil, ""
 }
 
 // plugin returns a loaded plugin by manifest name.

@@ -167,6 +167,35 @@ type Event struct {
 	Detail   string
 }
 
+// Review statuses.
+const (
+	ReviewPending   = "pending"
+	ReviewApproved  = "approved"
+	ReviewRejected  = "rejected"
+	ReviewTimedOut  = "timed_out"
+	ReviewCancelled = "cancelled"
+)
+
+// Review is a statement held for a person's decision.
+type Review struct {
+	ID        string
+	Session   string
+	Identity  string
+	Kind      string
+	Resource  string
+	Role      string
+	Statement string
+	Risk      int
+	Policy    string
+	Rule      string
+	Reason    string
+	Status    string
+	DecidedBy string
+	Note      string // the decider's reason, or why it ended otherwise
+	CreatedAt time.Time
+	DecidedAt time.Time
+}
+
 // Store is implemented by every backend. All methods are safe for
 // concurrent use.
 type Store interface {
@@ -197,6 +226,17 @@ type Store interface {
 	Frames(ctx context.Context, session string, after int64, limit int) ([]Frame, error)
 	// Events returns up to limit events of a session with Seq > after, in order.
 	Events(ctx context.Context, session string, after int64, limit int) ([]Event, error)
+
+	CreateReview(ctx context.Context, r Review) error
+	// DecideReview moves a pending review to status; it returns ErrNotFound
+	// if the review does not exist and ErrExists if it was already decided.
+	DecideReview(ctx context.Context, id, status, by, note string, at time.Time) error
+	Review(ctx context.Context, id string) (Review, error)
+	// ListReviews returns reviews, newest first; status "" means all.
+	ListReviews(ctx context.Context, status string, limit int) ([]Review, error)
+	// CancelPendingReviews ends every pending review (after a restart
+	// nobody waits for them any more).
+	CancelPendingReviews(ctx context.Context, note string, at time.Time) (int, error)
 
 	// SetAdminTokenHash stores the hash of the admin token; AdminTokenHash
 	// returns it (ErrNotFound if none was set yet).

@@ -11,7 +11,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -91,6 +93,9 @@ func (c *conn) runSession(br *bufio.Reader, m identity.Match, startupBody []byte
 	startup = append(startup, startupBody...)
 
 	r := &relay{conn: c, live: live, rec: rec, up: up, res: res, br: br, log: log, startup: startup}
+	if c.s.d.Policy.Active(res.Name) {
+		r.enf = &enforcer{r: r}
+	}
 	r.openDecoder()
 	defer r.closeDecoder()
 	if err := r.record(store.C2S, startup); err != nil {
@@ -134,6 +139,13 @@ type relay struct {
 	wmu     sync.Mutex // client writes; guards tracker and stopped
 	tracker frameTracker
 	stopped bool // server bytes are no longer forwarded
+
+	enf      *enforcer
+	refusals atomic.Int64 // injected refusals whose answer has not passed yet
+	pend     []byte       // server bytes not yet a whole message (filtering only)
+	held     []byte       // ParseComplete/BindComplete that may be hoop's
+	filtered []byte
+	deadline bool // a read deadline is set on the upstream
 }
 
 type relayEnd struct {
@@ -224,30 +236,127 @@ func (r *relay) serverToClient() relayEnd {
 				return relayEnd{reason: store.EndRecordError, err: rerr}
 			}
 			r.live.BytesS2C.Add(int64(n))
-			r.wmu.Lock()
-			if r.stopped {
-				r.wmu.Unlock()
-				return relayEnd{}
+			data := buf[:n]
+			if r.refusals.Load() > 0 || len(r.held) > 0 || len(r.pend) > 0 {
+				data = r.filterRefusals(data)
 			}
-			_, werr := r.c.Write(buf[:n])
-			r.tracker.feed(buf[:n])
-			r.wmu.Unlock()
-			if werr != nil {
-				return relayEnd{reason: store.EndClientClosed, err: werr}
+			if end, ok := r.toClient(data); !ok {
+				return end
 			}
 		}
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && len(r.held) > 0 {
+				// Nothing followed a held ParseComplete: it was the client's.
+				r.up.c.SetReadDeadline(time.Time{})
+				r.deadline = false
+				held := append([]byte(nil), r.held...)
+				r.held = r.held[:0]
+				if end, ok := r.toClient(held); !ok {
+					return end
+				}
+				continue
+			}
 			if errors.Is(err, net.ErrClosed) {
 				return relayEnd{}
 			}
 			return relayEnd{reason: store.EndUpstreamError, err: err}
 		}
+		if len(r.held) > 0 {
+			// Wait briefly for the rest of a possible refusal.
+			r.up.c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			r.deadline = true
+		} else if r.deadline {
+			r.up.c.SetReadDeadline(time.Time{})
+			r.deadline = false
+		}
 	}
+}
+
+// toClient writes server bytes to the client unless the session was
+// stopped from outside.
+func (r *relay) toClient(data []byte) (relayEnd, bool) {
+	if len(data) == 0 {
+		return relayEnd{}, true
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	if r.stopped {
+		return relayEnd{}, false
+	}
+	_, err := r.c.Write(data)
+	r.tracker.feed(data)
+	if err != nil {
+		return relayEnd{reason: store.EndClientClosed, err: err}, false
+	}
+	return relayEnd{}, true
+}
+
+// expectRefusal notes that an extended-protocol refusal was injected: the
+// server will answer ParseComplete, BindComplete, ErrorResponse, and the
+// first two are hoop's, not the client's.
+func (r *relay) expectRefusal() { r.refusals.Add(1) }
+
+// filterRefusals removes the ParseComplete and BindComplete that directly
+// precede a refusal's ErrorResponse. It holds at most those two messages.
+func (r *relay) filterRefusals(data []byte) []byte {
+	r.pend = append(r.pend, data...)
+	out := r.filtered[:0]
+	p := r.pend
+	for len(p) >= 5 {
+		n := int(binary.BigEndian.Uint32(p[1:5]))
+		if n < 4 || len(p) < 1+n {
+			break
+		}
+		m := p[:1+n]
+		p = p[1+n:]
+		switch {
+		case m[0] == '1' && len(r.held) == 0 && r.refusals.Load() > 0:
+			r.held = append(r.held, m...)
+		case m[0] == '2' && len(r.held) == 5:
+			r.held = append(r.held, m...)
+		case m[0] == 'E' && len(r.held) == 10 && isRefusal(m[5:]):
+			r.held = r.held[:0]
+			out = append(out, m...)
+			r.refusals.Add(-1)
+		default:
+			out = append(out, r.held...)
+			r.held = r.held[:0]
+			if m[0] == '1' && r.refusals.Load() > 0 {
+				r.held = append(r.held, m...)
+			} else {
+				out = append(out, m...)
+			}
+		}
+	}
+	r.pend = append(r.pend[:0], p...)
+	r.filtered = out
+	return out
+}
+
+// isRefusal reports whether an ErrorResponse body is hoop's refusal.
+func isRefusal(body []byte) bool {
+	var code, msg string
+	for len(body) > 1 && body[0] != 0 {
+		f := body[0]
+		v, rest, ok := cstring(body[1:])
+		if !ok {
+			return false
+		}
+		switch f {
+		case 'C':
+			code = v
+		case 'M':
+			msg = v
+		}
+		body = rest
+	}
+	return code == "42501" && strings.HasPrefix(msg, "hoop: ")
 }
 
 func (r *relay) clientToServer(ctx context.Context) relayEnd {
 	max := r.s.d.Config.Postgres.MaxMessageSize
 	batch := make([]byte, 0, 16<<10)
+	var out []byte
 	for {
 		var terminate bool
 		var err error
@@ -274,7 +383,18 @@ func (r *relay) clientToServer(ctx context.Context) relayEnd {
 			return relayEnd{reason: store.EndRecordError, err: err}
 		}
 		r.live.BytesC2S.Add(int64(len(batch)))
-		if _, err := r.up.c.Write(batch); err != nil {
+		fwd := batch
+		if r.enf != nil {
+			fwd, err = r.enf.enforce(ctx, batch, out[:0])
+			if err != nil {
+				if ctx.Err() != nil {
+					return relayEnd{}
+				}
+				return relayEnd{reason: store.EndUpstreamError, err: err}
+			}
+			out = fwd
+		}
+		if _, err := r.up.c.Write(fwd); err != nil {
 			return relayEnd{reason: store.EndUpstreamError, err: err}
 		}
 		if terminate {

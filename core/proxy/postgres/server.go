@@ -24,7 +24,9 @@ import (
 
 	"hoop.dev/hoop/core/config"
 	"hoop.dev/hoop/core/identity"
+	"hoop.dev/hoop/core/policy"
 	"hoop.dev/hoop/core/record"
+	"hoop.dev/hoop/core/review"
 	"hoop.dev/hoop/core/session"
 )
 
@@ -47,6 +49,8 @@ type Deps struct {
 	Sessions *session.Registry
 	Recorder *record.Recorder
 	Decoder  Decoder
+	Policy   *policy.Pipeline // nil: no policies
+	Reviews  *review.Service  // holds statements a policy sends to review
 	Log      *slog.Logger
 }
 

@@ -99,6 +99,13 @@ var migrations = []string{
 		session TEXT NOT NULL, seq INTEGER NOT NULL, frame_seq INTEGER NOT NULL, t INTEGER NOT NULL,
 		kind TEXT NOT NULL, text TEXT NOT NULL, rule TEXT NOT NULL, risk INTEGER NOT NULL,
 		detail TEXT NOT NULL, PRIMARY KEY (session, seq));`,
+	`CREATE TABLE reviews (
+		id TEXT PRIMARY KEY, session TEXT NOT NULL, identity TEXT NOT NULL, kind TEXT NOT NULL,
+		resource TEXT NOT NULL, role TEXT NOT NULL, statement TEXT NOT NULL, risk INTEGER NOT NULL,
+		policy TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, status TEXT NOT NULL,
+		decided_by TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL, decided_at INTEGER NOT NULL DEFAULT 0);
+	CREATE INDEX reviews_status ON reviews(status, created_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
