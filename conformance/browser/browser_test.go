@@ -82,7 +82,7 @@ func TestParityWithNativeOnEchoDecoder(t *testing.T) {
 		{"c2s", []byte("select 'split")}, // incomplete input is kept for the next feed
 		{"c2s", []byte(" across frames'\nselect 3\n")},
 		{"s2c", []byte("caf\xc3\xa9 \"quoted\"\n")},
-		{"c2s", []byte("SLEEP\n")}, // poll_oneoff through the shim
+		{"c2s", []byte("SLEEP\n")},          // poll_oneoff through the shim
 		{"c2s", []byte("ALLOC 33554432\n")}, // grows guest memory: views must be recreated
 		{"s2c", []byte("")},
 	}
