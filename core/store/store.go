@@ -95,6 +95,10 @@ const (
 	EndShutdown      = "shutdown"
 	EndPolicy        = "policy"
 	EndProtocolError = "protocol_error"
+	EndRecordError   = "record_error"
+	// EndGatewayRestart marks sessions found open at start-up: the gateway
+	// process died (kill -9, crash) while they ran.
+	EndGatewayRestart = "gateway_restart"
 )
 
 // Session is one client connection through the gateway.
