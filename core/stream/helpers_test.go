@@ -6,91 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"hoop.dev/hoop/core/store"
 )
-
-// memStore is the part of store.Store the hub uses, in memory. The
-// embedded nil interface makes any other method panic, which would flag a
-// hub that reaches for more than it should.
-type memStore struct {
-	store.Store
-	mu       sync.Mutex
-	sessions map[string]store.Session
-	frames   map[string][]store.Frame
-	events   map[string][]store.Event
-	reads    int
-}
-
-func newMemStore() *memStore {
-	return &memStore{
-		sessions: map[string]store.Session{},
-		frames:   map[string][]store.Frame{},
-		events:   map[string][]store.Event{},
-	}
-}
-
-func (m *memStore) CreateSession(_ context.Context, s store.Session) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sessions[s.ID] = s
-	return nil
-}
-
-func (m *memStore) UpdateSession(_ context.Context, s store.Session) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sessions[s.ID] = s
-	return nil
-}
-
-func (m *memStore) Session(_ context.Context, id string) (store.Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.sessions[id]
-	if !ok {
-		return s, store.ErrNotFound
-	}
-	return s, nil
-}
-
-func (m *memStore) Append(_ context.Context, frames []store.Frame, events []store.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, f := range frames {
-		m.frames[f.Session] = append(m.frames[f.Session], f)
-	}
-	for _, e := range events {
-		m.events[e.Session] = append(m.events[e.Session], e)
-	}
-	return nil
-}
-
-func (m *memStore) Frames(_ context.Context, session string, after int64, limit int) ([]store.Frame, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reads++
-	all := m.frames[session]
-	i := sort.Search(len(all), func(i int) bool { return all[i].Seq > after })
-	return append([]store.Frame(nil), all[i:min(len(all), i+limit)]...), nil
-}
-
-func (m *memStore) Events(_ context.Context, session string, after int64, limit int) ([]store.Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []store.Event
-	for _, e := range m.events[session] {
-		if e.Seq > after && len(out) < limit {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
 
 // sseEvent is one parsed Server-Sent Event (or a comment).
 type sseEvent struct {
