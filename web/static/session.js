@@ -40,6 +40,8 @@ export class SessionView {
     this.filter = '';
     this.statements = 0;
     this.awaiting = []; // statement rows still waiting for a result
+    this.current = null; // the row the last result went to, until ReadyForQuery
+    this.prepared = new Map(); // prepared statement name -> text
     this.seenEvents = new Set();
     this.queue = []; // frames waiting for the decoder
     this.decoding = false;
@@ -236,33 +238,63 @@ export class SessionView {
       switch (ev.type) {
         case 'statement': {
           this.statements++;
-          const row = { kind: 'statement', t, text: ev.text || '', seq: f.seq, full: ev.text || '' };
+          const row = { kind: 'statement', t, text: ev.text || '', seq: f.seq, full: ev.text || '', name: ev.name };
+          if (ev.truncated) row.full += '\n(truncated by the decoder)';
+          if (ev.proto === 'extended' && ev.name) this.prepared.set(ev.name, ev.text || '');
           this.awaiting.push(row);
           this.add(row);
           break;
         }
-        case 'result': {
-          const row = this.awaiting.shift();
-          if (row) {
-            row.tag = ev.tag || (ev.rows !== undefined ? `${ev.rows} rows` : 'ok');
-            row.rowsN = ev.rows;
-            this.touch();
+        case 'bind': {
+          // A Bind of a statement parsed just before belongs to that row;
+          // a Bind of an earlier prepared statement is a re-execution.
+          const name = ev.statement || '';
+          const params = ev.params ? `\nparams: ${JSON.stringify(ev.params)}` : '';
+          const last = this.awaiting[this.awaiting.length - 1];
+          if (last && last.kind === 'statement' && (last.name || '') === name && !last.bound) {
+            last.bound = true;
+            last.full += params;
+          } else {
+            const text = this.prepared.get(name);
+            const row = { kind: 'exec', t, text: `exec ${text !== undefined ? text : name}`, full: `execute prepared statement ${name || '(unnamed)'}\n${text || ''}${params}`, bound: true };
+            this.awaiting.push(row);
+            this.add(row);
           }
           break;
         }
-        case 'error': {
+        case 'result': {
           const row = this.awaiting.shift();
+          const tag = ev.tag || (ev.rows !== undefined ? `${ev.rows} rows` : 'ok');
+          if (row) {
+            row.tag = tag;
+            this.current = row;
+          } else if (this.current) {
+            this.current.tag += `; ${tag}`; // several statements in one simple Query
+          }
+          this.touch();
+          break;
+        }
+        case 'error': {
           const msg = `${ev.severity || 'ERROR'} ${ev.code || ''} ${ev.message || ''}`.replace(/\s+/g, ' ').trim();
+          const row = this.awaiting.shift() || (ev.dir === 's2c' ? this.current : null);
           if (row) {
             row.error = msg;
-            // The rest of a failed multi-statement query never runs.
-            this.awaiting = this.awaiting.filter((s) => s.seq !== row.seq);
+            row.full += `\n\n${JSON.stringify(ev, null, 2)}`;
+            this.current = row;
             this.touch();
           } else {
             this.add({ kind: 'error', t, text: msg, full: JSON.stringify(ev, null, 2) });
           }
           break;
         }
+        case 'other':
+          // ReadyForQuery ends a request cycle: whatever still waits for a
+          // result (the rest of a failed query) will never get one.
+          if (ev.msg === 'ready') {
+            this.awaiting = [];
+            this.current = null;
+          }
+          break;
         case 'startup':
         case 'terminate': {
           const { dir, type, ...rest } = ev;
