@@ -175,6 +175,9 @@ func (g *Gateway) PostgresAddr() string { return g.pgLn.Addr().String() }
 // AdminToken returns the admin token if this process created it, else "".
 func (g *Gateway) AdminToken() string { return g.token }
 
+// Identity exposes the identity service (tests and tools).
+func (g *Gateway) Identity() *identity.Service { return g.ids }
+
 // Store exposes the store (tests and tools).
 func (g *Gateway) Store() store.Store { return g.st }
 

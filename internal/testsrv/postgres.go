@@ -46,12 +46,18 @@ func (p *Postgres) DSN(user, password, db string) string {
 // SuperDSN is the DSN of the superuser on database postgres.
 func (p *Postgres) SuperDSN() string { return p.DSN("postgres", p.Password, "postgres") }
 
-// Exec runs SQL as the superuser, failing the test on error.
+// Exec runs SQL as the superuser on database postgres, failing the test on error.
 func (p *Postgres) Exec(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	p.ExecIn(t, "postgres", sql, args...)
+}
+
+// ExecIn runs SQL as the superuser on database db, failing the test on error.
+func (p *Postgres) ExecIn(t testing.TB, db, sql string, args ...any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := pgx.Connect(ctx, p.SuperDSN())
+	c, err := pgx.Connect(ctx, p.DSN("postgres", p.Password, db))
 	if err != nil {
 		t.Fatalf("connect to test postgres: %v", err)
 	}

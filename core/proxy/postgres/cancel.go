@@ -66,14 +66,19 @@ func (s *Server) cancelRequest(body []byte) {
 		s.d.Log.Warn("postgres cancel request with unknown key", "pid", pid)
 		return
 	}
-	c, err := net.DialTimeout("tcp", t.addr, 5*time.Second)
+	s.cancelUpstream(t.addr, t.pid, t.sec)
+}
+
+// cancelUpstream sends a CancelRequest for backend pid to addr.
+func (s *Server) cancelUpstream(addr string, pid uint32, key []byte) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
-		s.d.Log.Warn("forward cancel request", "err", err)
+		s.d.Log.Warn("send cancel request", "err", err)
 		return
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	c.Write(appendMessage(nil, &pgproto3.CancelRequest{ProcessID: t.pid, SecretKey: t.sec}))
+	c.Write(appendMessage(nil, &pgproto3.CancelRequest{ProcessID: pid, SecretKey: key}))
 	// Wait for the server to close, so the cancel has been processed when
 	// the client's own connection closes.
 	var one [1]byte

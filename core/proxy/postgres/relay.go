@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"hoop.dev/hoop/core/config"
 	"hoop.dev/hoop/core/identity"
 	"hoop.dev/hoop/core/record"
 	"hoop.dev/hoop/core/session"
@@ -89,7 +90,7 @@ func (c *conn) runSession(br *bufio.Reader, m identity.Match, startupBody []byte
 	binary.BigEndian.PutUint32(startup[4:], protocolV3)
 	startup = append(startup, startupBody...)
 
-	r := &relay{conn: c, live: live, rec: rec, up: up, br: br, log: log, startup: startup}
+	r := &relay{conn: c, live: live, rec: rec, up: up, res: res, br: br, log: log, startup: startup}
 	r.openDecoder()
 	defer r.closeDecoder()
 	if err := r.record(store.C2S, startup); err != nil {
@@ -123,14 +124,16 @@ type relay struct {
 	live    *session.Live
 	rec     *record.Session
 	up      *upstream
+	res     *config.Resource
 	br      *bufio.Reader
 	log     interface{ Warn(string, ...any) }
 	startup []byte
 
 	dec DecodeStream
 
-	wmu     sync.Mutex // client writes
+	wmu     sync.Mutex // client writes; guards tracker and stopped
 	tracker frameTracker
+	stopped bool // server bytes are no longer forwarded
 }
 
 type relayEnd struct {
@@ -151,6 +154,18 @@ func (r *relay) run() string {
 		pending--
 	case <-ctx.Done():
 	}
+	cause := session.Reason(context.Cause(ctx))
+	if cause != "" {
+		// Ended from outside: nothing more from the server reaches the
+		// client, which is told why; and no statement is left running
+		// upstream (a closed socket alone is noticed by the server only
+		// when it next writes), so cancel before closing.
+		r.wmu.Lock()
+		r.stopped = true
+		r.wmu.Unlock()
+		r.terminate(cause)
+		r.s.cancelUpstream(r.res.Address, r.up.pid, r.up.key)
+	}
 	// Stop both directions: closing the upstream ends server reads and
 	// upstream writes; a past deadline ends the client read.
 	r.up.c.Close()
@@ -161,9 +176,8 @@ func (r *relay) run() string {
 	if first.reason == "" {
 		first.reason = store.EndClientClosed
 	}
-	if cause := session.Reason(context.Cause(ctx)); cause != "" {
+	if cause != "" {
 		first.reason = cause
-		r.terminate(cause)
 	} else if errors.Is(first.err, ErrMessageTooLarge) {
 		r.sendFatal("08P01", first.err.Error()+": hoop refuses messages above postgres.max_message_size")
 	} else if pe := (*ProtocolError)(nil); errors.As(first.err, &pe) {
@@ -211,6 +225,10 @@ func (r *relay) serverToClient() relayEnd {
 			}
 			r.live.BytesS2C.Add(int64(n))
 			r.wmu.Lock()
+			if r.stopped {
+				r.wmu.Unlock()
+				return relayEnd{}
+			}
 			_, werr := r.c.Write(buf[:n])
 			r.tracker.feed(buf[:n])
 			r.wmu.Unlock()
