@@ -9,6 +9,7 @@
 //   SHOTS      directory for screenshots              (optional)
 //   BIG_ID     an ended session with many statements  (optional)
 //   BIG_COUNT  its statement count
+//   EXPECT_ERRORS set when the decoder reports results and errors
 //
 // Prints one JSON line of measurements on success; exits non-zero on the
 // first failed expectation.
@@ -25,6 +26,7 @@ const CTRL = env('CTRL_URL');
 const SHOTS = env('SHOTS', '');
 const BIG_ID = env('BIG_ID', '');
 const BIG_COUNT = Number(env('BIG_COUNT', '0'));
+const EXPECT_ERRORS = env('EXPECT_ERRORS', '') !== ''; // the decoder reports results and errors (PostgreSQL)
 const T = 15000; // generous bound per expectation; a hang is a failure, not a timing check
 
 const log = (...a) => process.stderr.write(`audit: ${a.join(' ')}\n`);
@@ -89,7 +91,7 @@ try {
   log('live');
 
   // Statements show up while the session runs; the count is the decoder's.
-  const sqls = ["select 1", "select 'hello auditor' as greeting", "select 42 as answer", "select count(*) from pg_class"];
+  const sqls = ["select 1", "select 'hello auditor' as greeting", "select * from no_such_table", "select 42 as answer", "select count(*) from pg_class"];
   let expected = 0;
   for (const sql of sqls) {
     const t0 = Date.now();
@@ -99,6 +101,11 @@ try {
     (metrics.statementLatencyMs ||= []).push(Date.now() - t0);
   }
   await waitCount(page, expected);
+  if (EXPECT_ERRORS) {
+    // The server's error is shown with the statement that caused it.
+    await page.waitForFunction(() => [...document.querySelectorAll('.vrow.failed')].some((e) => e.textContent.includes('no_such_table') && e.textContent.includes('42P01')), null, { timeout: T });
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=statement]')].some((e) => e.textContent.includes('select 42') && e.textContent.includes('SELECT 1')), null, { timeout: T });
+  }
   log('statements', expected);
 
   // The filter narrows the list.
