@@ -42,7 +42,7 @@ type Hub struct {
 	st  store.Store
 	log *slog.Logger
 
-	mu   sync.Mutex
+	mu   sync.RWMutex // deliveries share it; (un)subscribing takes it exclusively
 	subs map[string]map[*subscriber]struct{} // session id -> subscribers
 }
 
@@ -134,15 +134,15 @@ func (h *Hub) unsubscribe(s *subscriber) {
 
 // Subscribers returns the number of open streams of session.
 func (h *Hub) Subscribers(session string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	return len(h.subs[session])
 }
 
 // deliver queues m for every subscriber of session without blocking.
 func (h *Hub) deliver(session string, m *message) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	for s := range h.subs[session] {
 		select {
 		case s.ch <- m:

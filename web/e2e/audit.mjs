@@ -165,6 +165,10 @@ try {
     metrics.bigScrollFilterMs = Date.now() - t1;
     log('big ok', JSON.stringify(metrics));
   }
+  // Signing out forgets the token.
+  await page.click('[data-testid=sign-out]');
+  await page.waitForSelector('[data-testid=token-input]', { timeout: T });
+  if (await page.evaluate(() => Object.keys(sessionStorage).length)) throw new Error('token still in sessionStorage after sign-out');
   process.stdout.write(JSON.stringify({ ok: true, metrics }) + '\n');
 } catch (e) {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/failure.png` }).catch(() => {});
