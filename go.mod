@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/jackc/pgx/v5 v5.13.0
+	github.com/tetratelabs/wazero v1.12.0
 	modernc.org/sqlite v1.62.0
 )
 

@@ -52,10 +52,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmds := map[string]command{
-		"serve":    cmdServe,
-		"config":   cmdConfig,
-		"identity": cmdIdentity,
-		"session":  cmdSession,
+		"serve":       cmdServe,
+		"config":      cmdConfig,
+		"identity":    cmdIdentity,
+		"session":     cmdSession,
+		"plugin":      cmdPlugin,
+		"conformance": cmdConformance,
 	}
 	for name, c := range extraCommands {
 		cmds[name] = c

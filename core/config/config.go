@@ -91,6 +91,9 @@ type PluginHost struct {
 	CallTimeout Duration `toml:"call_timeout"`
 	// PoolSize is the number of instances per plugin. Default 4.
 	PoolSize int `toml:"pool_size"`
+	// CacheDir holds compiled modules so later starts skip compilation.
+	// Default <data_dir>/wasm-cache.
+	CacheDir string `toml:"cache_dir"`
 }
 
 // ReviewCfg configures held statements.

@@ -216,7 +216,7 @@ func (g *guestOutput) emit() {
 	switch {
 	case g.logged+len(g.line) <= maxGuestLog:
 		g.logged += len(g.line)
-		g.log.Info("plugin output", "plugin", *g.plugin, "line", string(g.line))
+		g.log.Debug("plugin output", "plugin", *g.plugin, "line", string(g.line))
 	case !g.dropped:
 		g.dropped = true
 		g.log.Warn("plugin output truncated", "plugin", *g.plugin, "limit_bytes", maxGuestLog)

@@ -62,6 +62,8 @@ data_dir = %q
 log_level = "debug"
 [api]
 listen = "127.0.0.1:%d"
+[plugins]
+cache_dir = %q
 [postgres]
 listen = "127.0.0.1:%d"
 scram_iterations = 16
@@ -78,7 +80,7 @@ address = %q
   name = "readwrite"
   user = "app_rw"
   password_file = %q
-`, filepath.Join(dir, "data"), apiPort, pgPort, pg.Addr(), pwFile) + opt.TOML
+`, filepath.Join(dir, "data"), apiPort, filepath.Join(os.TempDir(), "hoop-test-wasm-cache"), pgPort, pg.Addr(), pwFile) + opt.TOML
 	if opt.Edit != nil {
 		toml = opt.Edit(toml)
 	}
