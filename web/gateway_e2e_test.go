@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"hoop.dev/hoop/conformance/browser"
+	"hoop.dev/hoop/internal/builtin"
 	"hoop.dev/hoop/internal/hooptest"
 )
 
@@ -29,7 +32,7 @@ func TestAuditViewEndToEnd(t *testing.T) {
 	if err != nil {
 		psql = "/usr/lib/postgresql/15/bin/psql"
 	}
-	env := hooptest.Start(t, hooptest.Options{})
+	env := hooptest.Start(t, hooptest.Options{TOML: postgresPlugin(t, root)})
 	requirePostgresDecoder(t, env)
 	_, dsn := env.Credential(t, "ci-deploy", "readonly")
 
@@ -109,8 +112,33 @@ func TestAuditViewEndToEnd(t *testing.T) {
 	t.Logf("psql output:\n%s", out.String())
 }
 
-// requirePostgresDecoder skips until the gateway serves a postgres decoder
-// plugin to the browser: without it the view can only show raw frames.
+// postgresPlugin returns hoop.toml lines loading a freshly built
+// postgres.wasm as a third-party plugin, unless `make wasm` already
+// embedded the built-in one.
+func postgresPlugin(t *testing.T, root string) string {
+	t.Helper()
+	for _, m := range builtin.Modules() {
+		if m.Name == "postgres" {
+			return ""
+		}
+	}
+	path := filepath.Join(t.TempDir(), "postgres.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", path, "./decoders/postgres/wasm")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build postgres.wasm: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("\n[[plugin]]\npath = %q\nsha256 = %q\n", path, hex.EncodeToString(sum[:]))
+}
+
+// requirePostgresDecoder checks the gateway serves the browser a postgres
+// decoder plugin: without it the view can only show raw frames.
 func requirePostgresDecoder(t *testing.T, env *hooptest.Env) {
 	t.Helper()
 	var list struct {
@@ -125,7 +153,7 @@ func requirePostgresDecoder(t *testing.T, env *hooptest.Env) {
 			return
 		}
 	}
-	t.Skip("the gateway lists no postgres decoder plugin yet (GET /api/plugins is empty): the view cannot decode")
+	t.Fatalf("the gateway lists no postgres decoder plugin (GET /api/plugins): %+v", list)
 }
 
 func sessionIDs(t *testing.T, env *hooptest.Env) []string {
