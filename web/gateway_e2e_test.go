@@ -35,6 +35,16 @@ func TestAuditViewEndToEnd(t *testing.T) {
 	env := hooptest.Start(t, hooptest.Options{TOML: postgresPlugin(t, root)})
 	requirePostgresDecoder(t, env)
 	_, dsn := env.Credential(t, "ci-deploy", "readonly")
+	// Earlier sessions of other identities, already ended, for the list.
+	for _, who := range []struct{ name, role, sql string }{
+		{"nightly-etl", "readwrite", "create table if not exists orders(id int); insert into orders select generate_series(1, 50)"},
+		{"alice", "readonly", "select count(*) from orders"},
+	} {
+		_, other := env.Credential(t, who.name, who.role)
+		if b, err := exec.Command(psql, "-X", "-q", "-c", who.sql, other).CombinedOutput(); err != nil {
+			t.Fatalf("psql as %s: %v\n%s", who.name, err, b)
+		}
+	}
 
 	var (
 		mu    sync.Mutex

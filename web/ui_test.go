@@ -26,7 +26,7 @@ import (
 	"hoop.dev/hoop/web"
 )
 
-var updateShots = flag.Bool("update-screenshots", false, "write the UI test's screenshots to docs/screenshots")
+var updateShots = flag.Bool("update-screenshots", false, "write the end-to-end test's screenshots to docs/screenshots")
 
 const token = "test-admin-token"
 
@@ -241,11 +241,7 @@ func TestAuditViewInBrowser(t *testing.T) {
 	csrv := httptest.NewServer(ctrl)
 	defer csrv.Close()
 
-	shots := t.TempDir()
-	if *updateShots {
-		shots = filepath.Join(root, "docs", "screenshots")
-		os.MkdirAll(shots, 0o755)
-	}
+	shots := t.TempDir() // the committed screenshots come from the gateway test
 	t.Setenv("HOOP_URL", srv.URL)
 	t.Setenv("HOOP_TOKEN", token)
 	t.Setenv("CTRL_URL", csrv.URL)

@@ -78,7 +78,6 @@ try {
   const { id } = await ctrl('/start');
   const row = `[data-testid=session-row][data-id="${id}"]`;
   await page.waitForSelector(row, { timeout: T });
-  await shot(page, 'session-list');
   log('session row', id);
 
   await page.click(row);
@@ -119,6 +118,21 @@ try {
   await page.click('[data-testid=statement] >> nth=1');
   await shot(page, 'session-live');
   log('filter ok');
+
+  // Back to the list (the live row is first), then into the session again:
+  // the history is caught up and the stream goes on live.
+  await page.click('a.back');
+  await page.waitForSelector(`[data-testid=session-row]:first-child[data-id="${id}"][data-status=live]`, { timeout: T });
+  await shot(page, 'session-list');
+  await page.click(row);
+  await waitState(page, 'live');
+  await waitCount(page, expected);
+  await page.evaluate(() => {
+    const el = document.querySelector('[data-testid=session-status]');
+    window.__states = [el.dataset.state];
+    new MutationObserver(() => window.__states.push(el.dataset.state)).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+  });
+  log('reopen ok');
 
   // A dropped stream says so, resumes with Last-Event-ID, duplicates nothing.
   if (await ctrl('/drop')) {
