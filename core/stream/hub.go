@@ -42,7 +42,7 @@ type Hub struct {
 	st  store.Store
 	log *slog.Logger
 
-	mu   sync.RWMutex // deliveries share it; (un)subscribing takes it exclusively
+	mu   sync.RWMutex                        // deliveries share it; (un)subscribing takes it exclusively
 	subs map[string]map[*subscriber]struct{} // session id -> subscribers
 }
 
