@@ -37,6 +37,7 @@ type memStore struct {
 	mu       sync.Mutex
 	sessions map[string]store.Session
 	frames   map[string][]store.Frame
+	events   map[string][]store.Event
 }
 
 func (m *memStore) Session(_ context.Context, id string) (store.Session, error) {
@@ -57,8 +58,22 @@ func (m *memStore) Frames(_ context.Context, id string, after int64, limit int) 
 	return append([]store.Frame(nil), all[i:min(len(all), i+limit)]...), nil
 }
 
-func (m *memStore) Events(context.Context, string, int64, int) ([]store.Event, error) {
-	return nil, nil
+func (m *memStore) Events(_ context.Context, id string, after int64, limit int) ([]store.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	all := m.events[id]
+	i := sort.Search(len(all), func(i int) bool { return all[i].Seq > after })
+	return append([]store.Event(nil), all[i:min(len(all), i+limit)]...), nil
+}
+
+// block commits a "blocked" verdict for frame seq and returns it.
+func (m *memStore) block(id string, frame int64, rule, text string) []store.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := store.Event{Session: id, Seq: int64(len(m.events[id]) + 1), FrameSeq: frame, Time: time.Now().UTC(),
+		Kind: store.EventBlocked, Text: text, Rule: rule, Risk: 90, Detail: "guardrail"}
+	m.events[id] = append(m.events[id], e)
+	return []store.Event{e}
 }
 
 // append commits frames (one per text) and returns them.
@@ -130,7 +145,7 @@ func TestAuditViewInBrowser(t *testing.T) {
 	sum := sha256.Sum256(wasm)
 	digest := hex.EncodeToString(sum[:])
 
-	st := &memStore{sessions: map[string]store.Session{}, frames: map[string][]store.Frame{}}
+	st := &memStore{sessions: map[string]store.Session{}, frames: map[string][]store.Frame{}, events: map[string][]store.Event{}}
 	hub := stream.NewHub(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	base := time.Now().UTC().Add(-time.Hour)
 	const bigCount = 100000
@@ -214,12 +229,19 @@ func TestAuditViewInBrowser(t *testing.T) {
 		mu.Lock()
 		id := current
 		mu.Unlock()
+		rule := r.URL.Query().Get("block")
 		for _, sql := range r.URL.Query()["sql"] {
-			hub.PublishFrames(st.append(id, store.C2S, sql+"\n"))
+			fr := st.append(id, store.C2S, sql+"\n")
+			if rule != "" {
+				// The verdict is published before the frame: the view must
+				// still put it on the right statement.
+				hub.PublishEvents(st.block(id, fr[0].Seq, rule, sql))
+			}
+			hub.PublishFrames(fr)
 			hub.PublishFrames(st.append(id, store.S2C, "SELECT 1\n"))
 		}
 		s, _ := st.Session(r.Context(), id)
-		json.NewEncoder(w).Encode(map[string]int64{"statements": s.Statements})
+		json.NewEncoder(w).Encode(map[string]any{"statements": s.Statements, "blocked": rule != ""})
 	})
 	ctrl.HandleFunc("/drop", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()

@@ -119,6 +119,18 @@ try {
   await shot(page, 'session-live');
   log('filter ok');
 
+  // A policy verdict shows on its statement (when the control API can
+  // make one: the fake API publishes it; the gateway test runs no policy).
+  {
+    const r = await ctrl(`/emit?sql=${encodeURIComponent('drop table orders')}&block=no-drop`);
+    expected = r.statements;
+    await waitCount(page, expected);
+    if (r.blocked) {
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=statement]')].some((e) => e.textContent.includes('drop table orders') && (e.querySelector('[data-testid=verdict]') || {}).textContent === 'blocked [no-drop] risk 90'), null, { timeout: T });
+      log('verdict ok');
+    }
+  }
+
   // Back to the list (the live row is first), then into the session again:
   // the history is caught up and the stream goes on live.
   await page.click('a.back');

@@ -122,9 +122,12 @@ export class Decoder {
   }
 }
 
+const utf8 = new TextDecoder();
+
 /** Splits decoder JSON Lines output into parsed events. */
 export function parseEvents(bytes) {
-  const text = new TextDecoder().decode(bytes);
+  if (!bytes.length) return [];
+  const text = utf8.decode(bytes);
   const events = [];
   for (const line of text.split('\n')) {
     if (!line) continue;

@@ -42,6 +42,8 @@ export class SessionView {
     this.awaiting = []; // statement rows still waiting for a result
     this.current = null; // the row the last result went to, until ReadyForQuery
     this.prepared = new Map(); // prepared statement name -> text
+    this.rowByFrame = new Map(); // frame seq -> its first statement row
+    this.verdictsByFrame = new Map(); // frame seq -> verdicts that arrived before the frame was decoded
     this.seenEvents = new Set();
     this.queue = []; // frames waiting for the decoder
     this.decoding = false;
@@ -181,15 +183,37 @@ export class SessionView {
       case 'fault':
         if (this.seenEvents.has(m.seq)) return;
         this.seenEvents.add(m.seq);
-        this.add({
-          kind: name, t: Date.parse(m.t) - this.started,
-          text: `${m.kind}${m.rule ? ` [${m.rule}]` : ''}${m.risk ? ` risk ${m.risk}` : ''}: ${m.text || m.detail || ''}`,
-          full: JSON.stringify(m, null, 2),
-        });
+        this.onVerdict(name, m);
         break;
       default:
         break;
     }
+  }
+
+  // onVerdict shows a policy verdict on the statement of its frame (now, or
+  // when that frame is decoded); faults and verdicts tied to no frame get
+  // their own row.
+  onVerdict(name, m) {
+    const text = `${m.kind}${m.rule ? ` [${m.rule}]` : ''}${m.risk ? ` risk ${m.risk}` : ''}`;
+    const full = JSON.stringify(m, null, 2);
+    if (name === 'policy' && m.frame_seq) {
+      const row = this.rowByFrame.get(m.frame_seq);
+      if (row) return this.attachVerdict(row, m, text, full);
+      const list = this.verdictsByFrame.get(m.frame_seq) || [];
+      list.push([m, text, full]);
+      this.verdictsByFrame.set(m.frame_seq, list);
+      return;
+    }
+    this.add({ kind: name, t: Date.parse(m.t) - this.started, text: `${text}: ${m.text || m.detail || ''}`, full });
+  }
+
+  attachVerdict(row, m, text, full) {
+    row.full += `\n\npolicy verdict:\n${full}`;
+    if (m.kind !== 'allowed' || m.risk) {
+      row.policy = row.policy ? `${row.policy}; ${text}` : text;
+      row.policyKind = m.kind;
+    }
+    this.touch();
   }
 
   // pump decodes queued frames in batches, one batch at a time, in order.
@@ -243,6 +267,11 @@ export class SessionView {
           if (ev.proto === 'extended' && ev.name) this.prepared.set(ev.name, ev.text || '');
           this.awaiting.push(row);
           this.add(row);
+          if (!this.rowByFrame.has(f.seq)) {
+            this.rowByFrame.set(f.seq, row);
+            for (const v of this.verdictsByFrame.get(f.seq) || []) this.attachVerdict(row, ...v);
+            this.verdictsByFrame.delete(f.seq);
+          }
           break;
         }
         case 'bind': {
@@ -310,7 +339,7 @@ export class SessionView {
 
   matches(row) {
     if (!this.filter) return true;
-    return row.text.toLowerCase().includes(this.filter) || (row.error || '').toLowerCase().includes(this.filter);
+    return [row.text, row.error, row.policy].some((v) => v && v.toLowerCase().includes(this.filter));
   }
 
   add(row) {
@@ -352,12 +381,13 @@ export class SessionView {
   renderRow(i, el) {
     const row = this.rows[this.view[i]];
     if (!row) return;
-    el.className = `vrow ${row.kind}${row.error ? ' failed' : ''}`;
+    el.className = `vrow ${row.kind}${row.error ? ' failed' : ''}${row.policyKind ? ` verdict-${row.policyKind}` : ''}`;
     el.dataset.testid = row.kind === 'statement' ? 'statement' : row.kind;
     el.title = row.full || row.text;
     el.replaceChildren(
       h('span', { class: 'off' }, offset(row.t)),
       h('span', { class: 'txt' }, row.text.replace(/\s+/g, ' ')),
+      row.policy ? h('span', { class: `pol ${row.policyKind}`, 'data-testid': 'verdict' }, row.policy) : '',
       h('span', { class: row.error ? 'res err' : 'res' }, row.error || row.tag || ''));
   }
 
