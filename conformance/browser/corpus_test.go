@@ -2,11 +2,17 @@ package browser
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"hoop.dev/hoop/core/wasmhost"
+	"hoop.dev/hoop/sdk"
 )
 
 // buildPostgres builds decoders/postgres/wasm the way `make wasm` does.
@@ -29,10 +35,34 @@ func buildPostgres(t *testing.T, root string) []byte {
 	return b
 }
 
+// wazeroRun decodes frames with the server's host (core/wasmhost), one
+// feed per frame as the gateway does.
+func wazeroRun(t *testing.T, p *wasmhost.Plugin, frames []Frame) []byte {
+	t.Helper()
+	ctx := context.Background()
+	st, err := p.Open(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var all []byte
+	for i, f := range frames {
+		dir := sdk.C2S
+		if f.Dir == "s2c" {
+			dir = sdk.S2C
+		}
+		out, err := st.Feed(ctx, dir, f.Data)
+		if err != nil {
+			t.Fatalf("wazero feed of frame %d: %v", i+1, err)
+		}
+		all = append(all, out...)
+	}
+	return all
+}
+
 // TestPostgresCorpusParity decodes every PostgreSQL conformance case in
-// Chromium with the view's Worker and compares the JSON Lines byte for
-// byte with the corpus' expected events (which the native decoder and the
-// wazero host are held to).
+// Chromium with the view's Worker and under wazero with the server's host,
+// and requires both to equal the corpus' expected events byte for byte.
 func TestPostgresCorpusParity(t *testing.T) {
 	root := RequireBrowser(t)
 	cases, err := filepath.Glob(filepath.Join(root, "conformance", "cases", "postgres", "*.frames.jsonl"))
@@ -40,6 +70,16 @@ func TestPostgresCorpusParity(t *testing.T) {
 		t.Fatalf("no postgres cases: %v", err)
 	}
 	wasm := buildPostgres(t, root)
+	ctx := context.Background()
+	host, err := wasmhost.New(ctx, "", wasmhost.Limits{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close(ctx)
+	plugin, err := host.Load(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, path := range cases {
 		name := strings.TrimSuffix(filepath.Base(path), ".frames.jsonl")
 		t.Run(name, func(t *testing.T) {
@@ -50,6 +90,9 @@ func TestPostgresCorpusParity(t *testing.T) {
 			want, err := os.ReadFile(strings.TrimSuffix(path, ".frames.jsonl") + ".events.jsonl")
 			if err != nil {
 				t.Fatal(err)
+			}
+			if server := wazeroRun(t, plugin, frames); !bytes.Equal(server, want) {
+				t.Fatalf("wazero output differs from the expected events: the corpus or the host is off, not the browser")
 			}
 			got := RunInBrowser(t, wasm, frames)
 			if !bytes.Equal(got, want) {
