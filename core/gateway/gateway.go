@@ -193,6 +193,9 @@ func (g *Gateway) AdminToken() string { return g.token }
 // Identity exposes the identity service (tests and tools).
 func (g *Gateway) Identity() *identity.Service { return g.ids }
 
+// Reviews exposes the review service (tests and tools).
+func (g *Gateway) Reviews() *review.Service { return g.reviews }
+
 // Store exposes the store (tests and tools).
 func (g *Gateway) Store() store.Store { return g.st }
 

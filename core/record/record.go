@@ -126,6 +126,10 @@ func (s *Session) Event(ctx context.Context, wait bool, events ...store.Event) e
 	}
 }
 
+// Flush waits until everything this session recorded so far is committed
+// (and so published).
+func (s *Session) Flush(ctx context.Context) error { return s.Event(ctx, true) }
+
 // LastFrameSeq returns the seq of the last frame recorded.
 func (s *Session) LastFrameSeq() int64 {
 	s.mu.Lock()

@@ -53,9 +53,16 @@ func (c *conn) runSession(br *bufio.Reader, m identity.Match, startupBody []byte
 		return err
 	}
 	reason := store.EndUpstreamError
-	defer func() { live.End(reason) }()
-	log := c.log.With("session", live.ID())
 	rec := c.s.d.Recorder.Session(live.ID())
+	defer func() {
+		// The last frames are committed (and published) before the
+		// session is marked ended, so a live viewer sees them all.
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		rec.Flush(fctx)
+		cancel()
+		live.End(reason)
+	}()
+	log := c.log.With("session", live.ID())
 
 	up, err := c.s.dialUpstream(res, role, c.params)
 	if err != nil {
