@@ -189,6 +189,8 @@ type Result struct {
 	OK       bool   `json:"ok"`
 	SQLState string `json:"sqlstate,omitempty"`
 	Message  string `json:"message,omitempty"`
+	// Cause is the exception's cause, when the driver wraps one.
+	Cause string `json:"cause,omitempty"`
 	// Columns and Rows are a result set (SQL NULL reads as "").
 	Columns []string   `json:"columns,omitempty"`
 	Rows    [][]string `json:"rows,omitempty"`
@@ -207,11 +209,12 @@ func (r Result) String() string {
 	return string(b)
 }
 
-// Run connects to url as user (the script's first step is a Connect("")
-// unless it starts with one) and runs the script in one JVM. It returns
-// one Result per step; a failed step does not stop the script.
+// Run runs the script in one JVM and returns one Result per step; a
+// failed step does not stop the script. A script that does not start with
+// a Connect first connects to url as user (an error if that fails).
 func (j *JDBC) Run(ctx context.Context, url, user, password string, script ...Step) ([]Result, error) {
-	if len(script) == 0 || script[0][0] != "connect" {
+	implicit := len(script) == 0 || script[0][0] != "connect"
+	if implicit {
 		script = append([]Step{Connect("")}, script...)
 	}
 	var in bytes.Buffer
@@ -245,6 +248,12 @@ func (j *JDBC) Run(ctx context.Context, url, user, password string, script ...St
 	}
 	if len(out) != len(script) {
 		return out, fmt.Errorf("JdbcProbe answered %d of %d steps\n%s", len(out), len(script), stderr.Bytes())
+	}
+	if implicit {
+		if !out[0].OK {
+			return nil, fmt.Errorf("connect with JDBC: %s (SQLSTATE %s; cause: %s)", out[0].Message, out[0].SQLState, out[0].Cause)
+		}
+		out = out[1:]
 	}
 	return out, nil
 }

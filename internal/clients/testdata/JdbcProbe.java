@@ -224,6 +224,9 @@ public class JdbcProbe {
                 }
             }
             j.field("sqlstate").str(e.getSQLState()).field("message").str(e.getMessage());
+            if (e.getCause() != null) {
+                j.field("cause").str(e.getCause().toString());
+            }
         } catch (Exception e) {
             j.field("ok").bool(false).field("message").str(e.toString());
         }
