@@ -141,6 +141,11 @@ func Digest(sql string) Step { return Step{"digest", sql} }
 // otherwise, outside autocommit, the driver fetches through a portal).
 func FetchSize(n int) Step { return Step{"fetchsize", strconv.Itoa(n)} }
 
+// QueryTimeout sets the query timeout of later statements in seconds (0:
+// none); the driver cancels a statement that runs longer with a
+// CancelRequest on a new connection.
+func QueryTimeout(seconds int) Step { return Step{"querytimeout", strconv.Itoa(seconds)} }
+
 // AutoCommit switches auto-commit.
 func AutoCommit(on bool) Step {
 	if on {

@@ -197,6 +197,11 @@ func TestJDBC(t *testing.T) {
 	s.add("", clients.FetchSize(0))
 	s.add("", clients.Commit())
 	s.add("", clients.AutoCommit(true))
+	// A query timeout: the driver cancels the statement through hoop.
+	s.add("", clients.QueryTimeout(1))
+	s.add("timeout", clients.Query("select pg_sleep(30)"))
+	s.add("", clients.QueryTimeout(0))
+	s.add("after-timeout", clients.Query("select 'still here'"))
 	// prepareThreshold=1: named statements from the first execution.
 	s.add("", clients.Connect(jdbcPlain+"&prepareThreshold=1"))
 	s.add("", clients.Prepare("cnt", "select count(*) from t where id < ?"))
@@ -246,6 +251,8 @@ func TestJDBC(t *testing.T) {
 			t.Errorf("%s: %v, want 20000 rows with digest %s", l, r, want)
 		}
 	}
+	wantSQLState(t, "timeout", res["timeout"], "57014", "canceling statement")
+	wantRows(t, "after-timeout", res["after-timeout"], "still here")
 	for i := 1; i <= 3; i++ {
 		l := fmt.Sprintf("t1-%d", i)
 		wantRows(t, l, res[l], strconv.Itoa(2+i))

@@ -15,6 +15,7 @@
 //   sbatch SQL...           Statement.addBatch for each SQL, then executeBatch
 //   digest SQL              Statement.executeQuery; row count and SHA-256 of the values
 //   fetchsize N             setFetchSize(N) on statements created or executed afterwards
+//   querytimeout N          setQueryTimeout(N seconds) likewise (the driver cancels the query)
 //   autocommit on|off
 //   commit | rollback
 //   close NAME              close a prepared statement
@@ -41,7 +42,7 @@ public class JdbcProbe {
     private final PrintStream out;
     private Connection conn;
     private final Map<String, PreparedStatement> prepared = new HashMap<>();
-    private int fetchSize;
+    private int fetchSize, queryTimeout;
 
     JdbcProbe(String url, String user, String password, PrintStream out) {
         this.url = url;
@@ -135,9 +136,7 @@ public class JdbcProbe {
                 }
                 case "query": {
                     Statement st = conn.createStatement();
-                    if (fetchSize > 0) {
-                        st.setFetchSize(fetchSize);
-                    }
+                    tune(st);
                     boolean rs = st.execute(f[1]);
                     result(j, st, rs);
                     st.close();
@@ -149,9 +148,7 @@ public class JdbcProbe {
                 case "exec": {
                     PreparedStatement ps = stmt(f[1]);
                     bind(ps, f);
-                    if (fetchSize > 0) {
-                        ps.setFetchSize(fetchSize);
-                    }
+                    tune(ps);
                     result(j, ps, ps.execute());
                     break;
                 }
@@ -175,9 +172,7 @@ public class JdbcProbe {
                 }
                 case "digest": {
                     Statement st = conn.createStatement();
-                    if (fetchSize > 0) {
-                        st.setFetchSize(fetchSize);
-                    }
+                    tune(st);
                     ResultSet rs = st.executeQuery(f[1]);
                     MessageDigest md = MessageDigest.getInstance("SHA-256");
                     int cols = rs.getMetaData().getColumnCount();
@@ -197,6 +192,9 @@ public class JdbcProbe {
                 }
                 case "fetchsize":
                     fetchSize = Integer.parseInt(f[1]);
+                    break;
+                case "querytimeout":
+                    queryTimeout = Integer.parseInt(f[1]);
                     break;
                 case "autocommit":
                     conn.setAutoCommit(f[1].equals("on"));
@@ -231,6 +229,11 @@ public class JdbcProbe {
             j.field("ok").bool(false).field("message").str(e.toString());
         }
         out.println(j.end());
+    }
+
+    void tune(Statement st) throws SQLException {
+        st.setFetchSize(fetchSize);
+        st.setQueryTimeout(queryTimeout);
     }
 
     PreparedStatement stmt(String name) {
