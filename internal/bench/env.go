@@ -314,3 +314,34 @@ func stopProcess(cmd *exec.Cmd, wait time.Duration) {
 		<-done
 	}
 }
+
+// proxyLog returns the last warnings and errors of a hoop target's log,
+// to explain a failed run ("" for other targets).
+func (e *env) proxyLog(name string) string {
+	var h *hoopProc
+	switch name {
+	case "hoop":
+		h = e.hoop
+	case "hoop-sync":
+		h = e.hoopSync
+	default:
+		return ""
+	}
+	b, err := os.ReadFile(filepath.Join(h.dir, "hoop.log"))
+	if err != nil {
+		return ""
+	}
+	var bad []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+			bad = append(bad, l)
+		}
+	}
+	if len(bad) > 5 {
+		bad = bad[len(bad)-5:]
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	return "\nhoop log:\n" + strings.Join(bad, "\n")
+}

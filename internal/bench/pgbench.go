@@ -150,12 +150,22 @@ func pgbench(ctx context.Context, s scenario, t target, d time.Duration) (runRes
 	return r, nil
 }
 
+// lastLines returns pgbench's error lines and the last n lines of its output.
 func lastLines(b []byte, n int) string {
+	var errs []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "error") || strings.Contains(l, "FATAL") {
+			errs = append(errs, l)
+		}
+	}
+	if len(errs) > 5 {
+		errs = errs[:5]
+	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(append(errs, lines...), "\n")
 }
 
 // clockTick is USER_HZ, the unit of /proc times (100 on every Linux
@@ -242,7 +252,14 @@ func runScenario(ctx context.Context, e *env, s scenario, o options) (*scenarioR
 		for _, name := range s.Targets {
 			r, err := pgbench(ctx, s, ts[name], o.duration)
 			if err != nil {
-				return nil, err
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				// One failed run spoils the pairing, not the other scenarios:
+				// record why and move on.
+				res.Err = fmt.Sprintf("pair %d, %s: %v%s", p+1, name, err, e.proxyLog(name))
+				slog.Error("run failed", "scenario", s.Name, "err", res.Err)
+				return res, nil
 			}
 			slog.Debug("run", "scenario", s.Name, "pair", p+1, "target", name, "tps", r.TPS, "latency_ms", r.LatencyMS,
 				"proxy_cpu_us_per_tx", round(r.ProxyCPUPerTx(), 1))

@@ -26,6 +26,7 @@ type report struct {
 type scenarioResult struct {
 	Scenario scenario
 	Runs     map[string][]runResult
+	Err      string // why the scenario stopped early ("" if it did not)
 }
 
 func median(v []float64) float64 {
@@ -141,6 +142,10 @@ func (r *scenarioResult) text() string {
 		fmt.Fprintf(w, "%s\t%.0f\t%.0f\t%s\t%s\t%s\t\n", t, r.medTPS(t), r.medLatencyUS(t), cpu, num(r.medHostCPU(t), 1), strings.Join(runs, " "))
 	}
 	w.Flush()
+	if r.Err != "" {
+		fmt.Fprintf(&b, "  FAILED: %s\n", r.Err)
+		return b.String()
+	}
 	for _, o := range r.others() {
 		fmt.Fprintf(&b, "  %s/%s: TPS %s, latency %s µs", r.Scenario.Subject, o, num(r.TPSRatio(o), 2), signed(r.AddedLatencyUS(o)))
 		if o != "direct" {
@@ -172,6 +177,10 @@ func (r *report) markdown() string {
 		b.WriteString("| pgbench -S | direct TPS | pgbouncer TPS | hoop TPS | hoop/direct | hoop/pgbouncer | latency µs direct / pgbouncer / hoop | hoop added µs vs direct / vs pgbouncer | proxy CPU µs/tx pgbouncer / hoop (hoop/pgbouncer) |\n")
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, s := range main {
+			if s.Err != "" {
+				fmt.Fprintf(&b, "| %s | failed: %s |||||||\n", s.Scenario.Name, strings.ReplaceAll(strings.SplitN(s.Err, "\n", 2)[0], "|", "/"))
+				continue
+			}
 			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.0f | %s | %s | %.0f / %.0f / %.0f | %s / %s | %s / %s (%s×) |\n",
 				s.Scenario.Name, s.medTPS("direct"), s.medTPS("pgbouncer"), s.medTPS("hoop"),
 				num(s.TPSRatio("direct"), 2), num(s.TPSRatio("pgbouncer"), 2),
@@ -187,6 +196,10 @@ func (r *report) markdown() string {
 	}
 	for _, s := range other {
 		fmt.Fprintf(&b, "%s: %s\n\n", s.Scenario.Name, s.Scenario.Note)
+		if s.Err != "" {
+			fmt.Fprintf(&b, "failed: %s\n\n", strings.SplitN(s.Err, "\n", 2)[0])
+			continue
+		}
 		b.WriteString("| target | TPS | latency µs | proxy CPU µs/tx |\n|---|---:|---:|---:|\n")
 		for _, t := range s.Scenario.Targets {
 			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %s |\n", t, s.medTPS(t), s.medLatencyUS(t), num(s.medCPU(t), 1))
