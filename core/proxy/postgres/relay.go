@@ -153,6 +153,8 @@ type relay struct {
 	held     []byte       // ParseComplete/BindComplete that may be hoop's
 	filtered []byte
 	deadline bool // a read deadline is set on the upstream
+
+	terminated atomic.Bool // the client sent Terminate
 }
 
 type relayEnd struct {
@@ -263,8 +265,8 @@ func (r *relay) serverToClient() relayEnd {
 				}
 				continue
 			}
-			if errors.Is(err, net.ErrClosed) {
-				return relayEnd{}
+			if errors.Is(err, net.ErrClosed) || r.terminated.Load() {
+				return relayEnd{reason: store.EndClientClosed}
 			}
 			return relayEnd{reason: store.EndUpstreamError, err: err}
 		}
@@ -407,6 +409,10 @@ func (r *relay) clientToServer(ctx context.Context) relayEnd {
 				return relayEnd{reason: store.EndProtocolError, err: err}
 			}
 			return relayEnd{reason: store.EndClientClosed, err: err}
+		}
+		if terminate {
+			// The server closes after Terminate: that is the client's doing.
+			r.terminated.Store(true)
 		}
 		if err := r.record(store.C2S, batch); err != nil {
 			if ctx.Err() != nil {
