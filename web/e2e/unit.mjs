@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { SSEParser } from '../static/sse.js';
 import { sha256 } from '../static/sha256.js';
-import { offset, duration, preview } from '../static/format.js';
+import { offset, duration, preview, nanosSince, parseReview, verdictText } from '../static/format.js';
 
 let failed = 0;
 function test(name, fn) {
@@ -78,6 +78,36 @@ test('format: duration', () => {
 test('format: preview', () => {
   assert.equal(preview(new Uint8Array([0x51, 0, 0x41, 0x0a])), '51 00 41 0a  |Q.A.|');
   assert.match(preview(new Uint8Array(100).fill(0x61), 4), /^61 61 61 61 …  \|aaaa\|$/);
+});
+
+test('format: nanosSince keeps Go RFC3339Nano precision', () => {
+  const base = Date.parse('2026-03-01T10:00:00.5Z');
+  assert.equal(nanosSince('2026-03-01T10:00:00Z', base), 0);
+  assert.equal(nanosSince('2026-03-01T10:00:00.000000001Z', base), 1);
+  assert.equal(nanosSince('2026-03-01T10:00:00.1Z', base), 100000000);
+  assert.equal(nanosSince('2026-03-01T10:00:01.123456789Z', base), 1123456789);
+  assert.equal(nanosSince('2026-03-01T11:00:01.5+01:00', base), 1500000000);
+  // Trimmed zeros do not break the order (".1" is after ".09").
+  assert.ok(nanosSince('2026-03-01T10:00:00.1Z', base) > nanosSince('2026-03-01T10:00:00.09Z', base));
+  assert.ok(Number.isNaN(nanosSince('yesterday', base)));
+});
+
+test('format: parseReview', () => {
+  assert.deepEqual(parseReview('held', 'r_01abc: deletes every row (no WHERE)'), { id: 'r_01abc', reason: 'deletes every row (no WHERE)' });
+  assert.deepEqual(parseReview('approved', 'r_01abc: approved by audit view'), { id: 'r_01abc', status: 'approved', by: 'audit view', note: '' });
+  assert.deepEqual(parseReview('rejected', 'r_01abc: rejected by alice: not: today'), { id: 'r_01abc', status: 'rejected', by: 'alice', note: 'not: today' });
+  assert.deepEqual(parseReview('rejected', 'r_01abc: timed_out'), { id: 'r_01abc', status: 'timed_out', by: '', note: '' });
+  assert.deepEqual(parseReview('rejected', 'r_01abc: cancelled: client disconnected'), { id: 'r_01abc', status: 'cancelled', by: '', note: 'client disconnected' });
+  assert.equal(parseReview('held', 'guardrail says no'), null);
+  assert.equal(parseReview('held', ''), null);
+});
+
+test('format: verdictText', () => {
+  assert.equal(verdictText({ kind: 'blocked', risk: 90, rule: 'guardrail/no-drop', reason: 'no drops' }), 'blocked — risk 90 — guardrail/no-drop — no drops');
+  assert.equal(verdictText({ kind: 'held', risk: 70, rule: 'analyzer/delete', reason: 'no WHERE' }), 'held — risk 70 — analyzer/delete — no WHERE');
+  assert.equal(verdictText({ kind: 'approved', status: 'approved', by: 'audit view', rule: 'analyzer/delete' }), 'approved by audit view — analyzer/delete');
+  assert.equal(verdictText({ kind: 'rejected', status: 'rejected', by: 'bob', note: 'not today' }), 'rejected by bob — not today');
+  assert.equal(verdictText({ kind: 'rejected', status: 'timed_out' }), 'rejected (timed out)');
 });
 
 if (failed) {
