@@ -376,6 +376,7 @@ export class SessionView {
     requestAnimationFrame(() => {
       this.touched = false;
       this.countEl.textContent = String(this.statements);
+      if (this.detailRow) this.showDetail(this.detailRow);
       this.shownEl.textContent = this.filter ? `${this.view.length} of ${this.rows.length} rows` : '';
       const grew = this.view.length !== this.list.count;
       this.list.setCount(this.view.length);
@@ -466,7 +467,9 @@ export class SessionView {
 
   showDetail(row) {
     if (!row) return;
+    this.detailRow = row; // redrawn by touch() while it changes (a verdict, a result)
     const lines = [`${offset(row.t)}  ${row.kind}`, '', row.full || row.text];
+    if (row.policy) lines.splice(2, 0, `verdict: ${row.policy}`, '');
     if (row.tag) lines.push('', `result: ${row.tag}`);
     if (row.error) lines.push('', `error: ${row.error}`);
     this.detailEl.textContent = lines.join('\n');
