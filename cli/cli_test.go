@@ -207,6 +207,16 @@ func TestQuickStartAndKill9(t *testing.T) {
 	if show.Status != "ended" || show.EndReason != "gateway_restart" || show.BytesC2S == 0 {
 		t.Fatalf("session after kill -9: %s", raw)
 	}
+	// The decoded statements survived too, in order.
+	text := p2.mustHoop(t, "session", "show", sid)
+	last := -1
+	for i := range 20 {
+		at := strings.Index(text, fmt.Sprintf("select %d as marker_%d", i, i))
+		if at < 0 || at < last {
+			t.Fatalf("session show after kill -9 lacks statement %d in order:\n%s", i, text)
+		}
+		last = at
+	}
 	st, err := openStore(filepath.Join(dir, "data", "hoop.db"))
 	if err != nil {
 		t.Fatal(err)

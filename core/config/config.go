@@ -149,6 +149,10 @@ type Policy struct {
 	// OnFault is "block" (default) or "allow": what happens to a statement
 	// when the policy traps, times out or returns garbage.
 	OnFault string `toml:"on_fault"`
+	// Cache reuses the policy's verdict for an identical statement by the
+	// same identity and role for up to a minute (default true). Set it to
+	// false for a policy whose verdict depends on time or state.
+	Cache *bool `toml:"cache"`
 	// Config is passed to the plugin's hoop_configure as JSON.
 	Config map[string]any `toml:"config"`
 }

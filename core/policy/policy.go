@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"hoop.dev/hoop/core/config"
 	"hoop.dev/hoop/sdk"
@@ -58,6 +59,7 @@ type stage struct {
 	eval      Evaluator
 	resources map[string]bool // empty: all
 	onFault   string
+	cache     *verdictCache // nil: every statement is evaluated
 }
 
 // Pipeline evaluates statements. It is safe for concurrent use.
@@ -99,6 +101,9 @@ func New(ctx context.Context, cfg []config.Policy, lookup Lookup, log *slog.Logg
 		for _, r := range pc.Resources {
 			st.resources[r] = true
 		}
+		if pc.Cache == nil || *pc.Cache {
+			st.cache = newVerdictCache()
+		}
 		p.stages = append(p.stages, st)
 	}
 	return p, nil
@@ -128,14 +133,29 @@ func (p *Pipeline) Evaluate(ctx context.Context, st Statement) Decision {
 	}
 	in := sdk.Input{Identity: sdk.Identity{Name: st.Identity, Kind: st.Kind}, Resource: st.Resource, Role: st.Role,
 		Protocol: st.Protocol, Session: st.Session, Statement: sdk.Statement{Text: st.Text}}
-	input := sdk.AppendInput(make([]byte, 0, 256+len(st.Text)), &in)
+	var input []byte
+	key, cacheable := keyOf(st)
+	now := time.Now()
 	var review *Decision
 	for _, s := range p.stages {
 		if len(s.resources) > 0 && !s.resources[st.Resource] {
 			continue
 		}
-		p.evals.Add(1)
-		v, err := p.evaluate(ctx, s, input)
+		v, hit := sdk.Verdict{}, false
+		if s.cache != nil && cacheable {
+			v, hit = s.cache.get(key, now)
+		}
+		var err error
+		if !hit {
+			if input == nil {
+				input = sdk.AppendInput(make([]byte, 0, 256+len(st.Text)), &in)
+			}
+			p.evals.Add(1)
+			v, err = p.evaluate(ctx, s, input)
+			if err == nil && s.cache != nil && cacheable {
+				s.cache.put(key, v, now)
+			}
+		}
 		if err != nil {
 			p.faults.Add(1)
 			p.log.Warn("policy fault", "policy", s.plugin, "session", st.Session, "on_fault", s.onFault, "err", err)

@@ -66,7 +66,7 @@ listen = "127.0.0.1:%d"
 cache_dir = %q
 [postgres]
 listen = "127.0.0.1:%d"
-scram_iterations = 16
+scram_iterations = 4096
 
 [[resource]]
 name = "demo"

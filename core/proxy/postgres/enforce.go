@@ -154,6 +154,7 @@ func (e *enforcer) enforce(ctx context.Context, batch []byte, out []byte) ([]byt
 		refusal := refusalMessage(d, held)
 		if typ == 'Q' {
 			out = appendQuery(out, raiseSQL(refusal))
+			e.r.expectRefusal()
 			continue
 		}
 		e.discarding, e.injected, e.refusal = true, false, refusal

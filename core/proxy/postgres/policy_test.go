@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"hoop.dev/hoop/core/store"
 	"hoop.dev/hoop/internal/hooptest"
@@ -70,6 +72,9 @@ func TestPolicyBlock(t *testing.T) {
 				_, err := c.Exec(ctx, stmt)
 				if pgCode(err) != "42501" || !strings.Contains(err.Error(), "dropping tables is not allowed") {
 					t.Fatalf("%q: err = %v, want 42501 with the rule's message", stmt, err)
+				}
+				if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Where != "" {
+					t.Fatalf("%q: the refusal carries hoop's PL/pgSQL context %q", stmt, pe.Where)
 				}
 				// The session goes on.
 				var n int
@@ -346,7 +351,7 @@ func TestPolicyPsql(t *testing.T) {
 		"-c", "drop table t", "-c", "select count(*) from t")
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "ERROR:  hoop: statement blocked by policy (guardrail/no-drop): dropping tables is not allowed") ||
-		!strings.Contains(string(out), "\n10\n") {
+		!strings.Contains(string(out), "\n10\n") || strings.Contains(string(out), "CONTEXT") {
 		t.Fatalf("psql output:\n%s", out)
 	}
 }

@@ -328,3 +328,9 @@ func TestConcurrentSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func identityReq(name, role string) identity.CreateRequest {
+	return identity.CreateRequest{Name: name, Resource: "demo", Role: role}
+}
+
+func pgxConnect(ctx context.Context, dsn string) (*pgx.Conn, error) { return pgx.Connect(ctx, dsn) }

@@ -321,9 +321,12 @@ func (r *relay) filterRefusals(data []byte) []byte {
 			r.held = append(r.held, m...)
 		case m[0] == '2' && len(r.held) == 5:
 			r.held = append(r.held, m...)
-		case m[0] == 'E' && len(r.held) == 10 && isRefusal(m[5:]):
+		case m[0] == 'E' && r.refusals.Load() > 0 && isRefusal(m[5:]):
+			if len(r.held) != 10 { // a simple-protocol refusal: nothing of hoop's precedes it
+				out = append(out, r.held...)
+			}
 			r.held = r.held[:0]
-			out = append(out, m...)
+			out = appendWithoutWhere(out, m)
 			r.refusals.Add(-1)
 		default:
 			out = append(out, r.held...)
@@ -338,6 +341,28 @@ func (r *relay) filterRefusals(data []byte) []byte {
 	r.pend = append(r.pend[:0], p...)
 	r.filtered = out
 	return out
+}
+
+// appendWithoutWhere appends an ErrorResponse without its Where field: the
+// PL/pgSQL context of hoop's raise statement is hoop's, not the client's.
+func appendWithoutWhere(dst []byte, m []byte) []byte {
+	start := len(dst)
+	dst = append(dst, 'E', 0, 0, 0, 0)
+	body := m[5:]
+	for len(body) > 1 && body[0] != 0 {
+		f := body[0]
+		_, rest, ok := cstring(body[1:])
+		if !ok {
+			return append(dst[:start], m...)
+		}
+		if f != 'W' {
+			dst = append(dst, body[:len(body)-len(rest)]...)
+		}
+		body = rest
+	}
+	dst = append(dst, 0)
+	binary.BigEndian.PutUint32(dst[start+1:], uint32(len(dst)-start-1))
+	return dst
 }
 
 // isRefusal reports whether an ErrorResponse body is hoop's refusal.
