@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,25 +127,35 @@ func TestAuditViewEndToEnd(t *testing.T) {
 // postgres.wasm as a third-party plugin, unless `make wasm` already
 // embedded the built-in one.
 func postgresPlugin(t *testing.T, root string) string {
+	return pluginsTOML(t, root, "decoders/postgres/wasm")
+}
+
+// pluginsTOML returns [[plugin]] lines for the plugins built from pkgs
+// (directories like plugins/<name>/wasm) that are not embedded as
+// built-ins; it builds each into a temporary directory.
+func pluginsTOML(t *testing.T, root string, pkgs ...string) string {
 	t.Helper()
-	for _, m := range builtin.Modules() {
-		if m.Name == "postgres" {
-			return ""
+	var b strings.Builder
+	for _, pkg := range pkgs {
+		name := filepath.Base(filepath.Dir(pkg))
+		if slices.ContainsFunc(builtin.Modules(), func(m builtin.Module) bool { return m.Name == name }) {
+			continue
 		}
+		path := filepath.Join(t.TempDir(), name+".wasm")
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", path, "./"+pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s.wasm: %v\n%s", name, err, out)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		fmt.Fprintf(&b, "\n[[plugin]]\npath = %q\nsha256 = %q\n", path, hex.EncodeToString(sum[:]))
 	}
-	path := filepath.Join(t.TempDir(), "postgres.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", path, "./decoders/postgres/wasm")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build postgres.wasm: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return fmt.Sprintf("\n[[plugin]]\npath = %q\nsha256 = %q\n", path, hex.EncodeToString(sum[:]))
+	return b.String()
 }
 
 // requirePostgresDecoder checks the gateway serves the browser a postgres

@@ -126,7 +126,7 @@ try {
     expected = r.statements;
     await waitCount(page, expected);
     if (r.blocked) {
-      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=statement]')].some((e) => e.textContent.includes('drop table orders') && (e.querySelector('[data-testid=verdict]') || {}).textContent === 'blocked [no-drop] risk 90'), null, { timeout: T });
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=statement]')].some((e) => e.textContent.includes('drop table orders') && (e.querySelector('[data-testid=verdict]') || {}).textContent === 'blocked — risk 90 — no-drop — guardrail'), null, { timeout: T });
       log('verdict ok');
     }
   }

@@ -35,3 +35,23 @@ export async function getBytes(path) {
   const resp = await request(path);
   return { bytes: await resp.arrayBuffer(), headers: resp.headers };
 }
+
+/** Thrown for an API error answer; status is the HTTP status. */
+export class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** POSTs body as JSON to path and parses the JSON answer. */
+export async function postJSON(path, body) {
+  const resp = await fetch(path, {
+    method: 'POST', cache: 'no-store', body: JSON.stringify(body),
+    headers: authHeaders({ 'Content-Type': 'application/json' }),
+  });
+  if (resp.status === 401) throw new Unauthorized();
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new APIError(resp.status, data.error || `${path}: ${resp.status} ${resp.statusText}`);
+  return data;
+}

@@ -1,6 +1,6 @@
 // app.js: the audit view's shell: sign-in with the admin token, the
-// session list (live first, then recent; polled every 2 s) and routing to
-// a session (#/s/<id>).
+// session list (live first, then recent; polled every 2 s, with the
+// reviews still pending) and routing to a session (#/s/<id>).
 import { token, getJSON, Unauthorized } from './api.js';
 import { SessionView } from './session.js';
 import { h, when, duration } from './format.js';
@@ -59,8 +59,11 @@ class ListView {
     this.body = h('tbody');
     this.info = h('span', { class: 'muted' });
     this.sessions = [];
+    this.reviews = [];
+    this.pending = h('div', { class: 'pending', 'data-testid': 'pending-reviews', hidden: true });
     root.replaceChildren(h('div', { class: 'list' },
       h('div', { class: 'bar' }, h('h1', {}, 'Sessions'), this.identity, this.resource, this.info),
+      this.pending,
       h('table', { class: 'sessions' },
         h('thead', {}, h('tr', {}, ...['Status', 'Identity', 'Kind', 'Resource', 'Role', 'Started', 'Duration', 'Statements'].map((c) => h('th', {}, c)))),
         this.body)));
@@ -74,18 +77,40 @@ class ListView {
   dispose() { clearInterval(this.timer); }
 
   async poll() {
-    try {
-      const { sessions } = await getJSON('/api/sessions');
-      this.sessions = sessions || [];
-      this.error = '';
-    } catch (e) {
-      if (e instanceof Unauthorized) return signIn('Your token is no longer accepted.');
-      this.error = `refresh failed: ${e.message}`;
+    const [sessions, reviews] = await Promise.allSettled([getJSON('/api/sessions'), getJSON('/api/reviews?status=pending')]);
+    if ([sessions, reviews].some((r) => r.status === 'rejected' && r.reason instanceof Unauthorized)) {
+      return signIn('Your token is no longer accepted.');
     }
+    if (sessions.status === 'fulfilled') {
+      this.sessions = sessions.value.sessions || [];
+      this.error = '';
+    } else {
+      this.error = `refresh failed: ${sessions.reason.message}`;
+    }
+    // A gateway without the review API has no pending reviews to show.
+    this.reviews = reviews.status === 'fulfilled' ? reviews.value.reviews || [] : [];
     this.draw();
   }
 
+  // drawPending lists the statements waiting for a person, oldest first,
+  // each linking to its session.
+  drawPending() {
+    const list = [...this.reviews].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+    this.pending.hidden = !list.length;
+    this.pending.replaceChildren(
+      h('h2', {}, `Pending reviews (${list.length})`),
+      ...list.map((r) => h('a', { href: `#/s/${encodeURIComponent(r.session)}`, 'data-testid': 'pending-review', 'data-id': r.id, 'data-session': r.session, title: `${r.statement}\n\n${r.reason}` },
+        h('span', { class: 'risk' }, `risk ${r.risk}`),
+        h('span', {}, `${r.policy}/${r.rule}`),
+        h('span', {}, r.identity),
+        h('span', { class: 'stmt' }, r.statement.replace(/\s+/g, ' ')),
+        h('span', { class: 'muted' }, `waiting ${duration(new Date(r.created_at))}`))));
+  }
+
   draw() {
+    this.drawPending();
+    const held = new Map();
+    for (const r of this.reviews) held.set(r.session, (held.get(r.session) || 0) + 1);
     const fi = this.identity.value.trim().toLowerCase();
     const fr = this.resource.value.trim().toLowerCase();
     const rows = this.sessions
@@ -100,7 +125,8 @@ class ListView {
         'data-testid': 'session-row', 'data-id': s.id, 'data-status': s.status, class: s.status, tabindex: 0,
         onclick: open, onkeydown: (e) => { if (e.key === 'Enter') open(); },
       },
-      h('td', {}, h('span', { class: `status ${s.status}` }, s.status === 'ended' ? `ended${s.end_reason ? ` · ${s.end_reason}` : ''}` : s.status), s.fault ? h('span', { class: 'fault', title: s.fault }, ' ⚠') : ''),
+      h('td', {}, h('span', { class: `status ${s.status}` }, s.status === 'ended' ? `ended${s.end_reason ? ` · ${s.end_reason}` : ''}` : s.status), s.fault ? h('span', { class: 'fault', title: s.fault }, ' ⚠') : '',
+        held.get(s.id) ? h('span', { class: 'held-count', 'data-testid': 'session-held' }, `${held.get(s.id)} held`) : ''),
       h('td', {}, s.identity),
       h('td', {}, s.kind),
       h('td', {}, s.resource),

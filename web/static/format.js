@@ -48,3 +48,59 @@ export function h(tag, attrs = {}, ...kids) {
   }
   return el;
 }
+
+/**
+ * Nanoseconds of an RFC 3339 time (any number of fraction digits, as Go's
+ * RFC3339Nano writes them) since base (ms, whole seconds are kept exact).
+ * Date.parse keeps only milliseconds; ordering a verdict after the frame it
+ * decided on needs more.
+ */
+export function nanosSince(t, baseMs) {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(t || '');
+  if (!m) return NaN;
+  const secs = Date.parse(m[1] + m[3]);
+  const frac = Number((m[2] || '').slice(0, 9).padEnd(9, '0'));
+  return (secs - Math.floor(baseMs / 1000) * 1000) * 1e6 + frac;
+}
+
+/**
+ * Splits a policy event's detail into the review id and the rest: held
+ * events carry "<review id>: <reason>", approved and rejected ones
+ * "<review id>: <status>[ by <who>][: <note>]".
+ */
+export function parseReview(kind, detail) {
+  const d = detail || '';
+  const i = d.indexOf(': ');
+  const id = i > 0 ? d.slice(0, i) : d;
+  if (!/^[\w-]+$/.test(id)) return null;
+  const rest = i > 0 ? d.slice(i + 2) : '';
+  if (kind === 'held') return { id, reason: rest };
+  const m = /^([a-z_]+)(?: by (.*?))?(?:: ([\s\S]*))?$/.exec(rest);
+  if (!m) return { id, status: kind };
+  return { id, status: m[1], by: m[2] || '', note: m[3] || '' };
+}
+
+/**
+ * The badge of a policy verdict: "blocked — risk 90 — guardrail/no-drop —
+ * reason", "held — …", "approved by alice — planned cleanup".
+ */
+export function verdictText(v) {
+  const parts = [];
+  switch (v.kind) {
+    case 'approved':
+    case 'rejected': {
+      let head = v.status && v.status !== v.kind ? `${v.kind} (${v.status.replace(/_/g, ' ')})` : v.kind;
+      if (v.by) head += ` by ${v.by}`;
+      parts.push(head);
+      if (v.rule) parts.push(v.rule);
+      if (v.note) parts.push(v.note);
+      break;
+    }
+    default:
+      parts.push(v.kind);
+      if (v.risk) parts.push(`risk ${v.risk}`);
+      if (v.rule) parts.push(v.rule);
+      if (v.reason) parts.push(v.reason);
+  }
+  return parts.join(' — ');
+}

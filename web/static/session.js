@@ -1,12 +1,14 @@
 // session.js: one session, live or replayed. Raw frames arrive over SSE
 // and are decoded in a Worker by the protocol's decoder plugin; the rows
 // (statements with their results and errors, policy verdicts, faults,
-// frames no decoder understood) go into a virtualised list.
-import { getJSON, Unauthorized } from './api.js';
+// frames no decoder understood) go into a virtualised list. A statement
+// held for review gets Approve / Reject buttons.
+import { getJSON, postJSON, Unauthorized } from './api.js';
 import { EventStream } from './sse.js';
 import { Decoder, parseEvents } from './decoder.js';
 import { decoderFor } from './plugins.js';
 import { VList } from './vlist.js';
+import { Verdicts } from './verdicts.js';
 import { h, offset, duration, when, preview } from './format.js';
 
 const ROW_HEIGHT = 24;
@@ -44,6 +46,9 @@ export class SessionView {
     this.prepared = new Map(); // prepared statement name -> text
     this.rowByFrame = new Map(); // frame seq -> its first statement row
     this.verdictsByFrame = new Map(); // frame seq -> verdicts that arrived before the frame was decoded
+    this.verdicts = null; // places verdicts without a frame seq (created with the session)
+    this.framesIn = 0; // frames received
+    this.framesOut = 0; // frames decoded (or shown raw)
     this.seenEvents = new Set();
     this.queue = []; // frames waiting for the decoder
     this.decoding = false;
@@ -77,13 +82,21 @@ export class SessionView {
           this.filterEl, this.shownEl),
         this.metaEl, this.noteEl,
         h('div', { class: 'listwrap' }, this.listEl, this.jumpEl),
-        this.detailEl));
+        this.detailEl),
+      this.buildRejectDialog());
     this.list = new VList(this.listEl, ROW_HEIGHT, (i, el) => this.renderRow(i, el));
     this.list.onScroll = () => {
       this.follow = this.list.atBottom();
       if (this.follow) this.jumpEl.hidden = true;
     };
     this.listEl.addEventListener('click', (e) => {
+      const btn = e.target.closest('button[data-action]');
+      if (btn) {
+        const row = this.rows[this.view[Number(btn.closest('.vrow').dataset.index)]];
+        if (btn.dataset.action === 'approve') this.decide(row, true, '');
+        else this.askReject(row);
+        return;
+      }
       const row = e.target.closest('.vrow');
       if (row) this.showDetail(this.rows[this.view[Number(row.dataset.index)]]);
     });
@@ -98,6 +111,10 @@ export class SessionView {
       return;
     }
     this.started = Date.parse(this.session.started_at);
+    this.verdicts = new Verdicts(this.started, {
+      changed: () => this.touch(),
+      orphan: (m) => this.add(this.verdictRow('policy', m)),
+    });
     this.renderMeta();
     await this.loadDecoder();
     if (this.disposed) return;
@@ -176,7 +193,8 @@ export class SessionView {
         this.setStatus(m.status in STATUS_TEXT ? m.status : 'connecting', m.reason);
         break;
       case 'frame':
-        this.queue.push({ seq: m.seq, dir: m.dir === 's2c' ? 1 : 0, bytes: b64bytes(m.b64), t: Date.parse(m.t) });
+        this.framesIn++;
+        this.queue.push({ seq: m.seq, dir: m.dir === 's2c' ? 1 : 0, bytes: b64bytes(m.b64), t: Date.parse(m.t), tn: this.verdicts.nanos(m.t) });
         this.pump();
         break;
       case 'policy':
@@ -190,30 +208,22 @@ export class SessionView {
     }
   }
 
-  // onVerdict shows a policy verdict on the statement of its frame (now, or
-  // when that frame is decoded); faults and verdicts tied to no frame get
-  // their own row.
+  // onVerdict shows a policy verdict on the statement it decided on: by
+  // its frame seq when it has one (now, or when that frame is decoded),
+  // else as verdicts.js places it. Faults get their own row.
   onVerdict(name, m) {
-    const text = `${m.kind}${m.rule ? ` [${m.rule}]` : ''}${m.risk ? ` risk ${m.risk}` : ''}`;
-    const full = JSON.stringify(m, null, 2);
-    if (name === 'policy' && m.frame_seq) {
-      const row = this.rowByFrame.get(m.frame_seq);
-      if (row) return this.attachVerdict(row, m, text, full);
-      const list = this.verdictsByFrame.get(m.frame_seq) || [];
-      list.push([m, text, full]);
-      this.verdictsByFrame.set(m.frame_seq, list);
-      return;
-    }
-    this.add({ kind: name, t: Date.parse(m.t) - this.started, text: `${text}: ${m.text || m.detail || ''}`, full });
+    if (name !== 'policy') return this.add(this.verdictRow(name, m));
+    if (!m.frame_seq) return this.verdicts.add(m, this.framesIn, this.framesOut);
+    const row = this.rowByFrame.get(m.frame_seq);
+    if (row) return this.verdicts.place(m, row);
+    const list = this.verdictsByFrame.get(m.frame_seq) || [];
+    list.push(m);
+    this.verdictsByFrame.set(m.frame_seq, list);
   }
 
-  attachVerdict(row, m, text, full) {
-    row.full += `\n\npolicy verdict:\n${full}`;
-    if (m.kind !== 'allowed' || m.risk) {
-      row.policy = row.policy ? `${row.policy}; ${text}` : text;
-      row.policyKind = m.kind;
-    }
-    this.touch();
+  verdictRow(name, m) {
+    const text = `${m.kind}${m.rule ? ` [${m.rule}]` : ''}${m.risk ? ` risk ${m.risk}` : ''}`;
+    return { kind: name, t: Date.parse(m.t) - this.started, text: `${text}: ${m.text || m.detail || ''}`, full: JSON.stringify(m, null, 2) };
   }
 
   // pump decodes queued frames in batches, one batch at a time, in order.
@@ -225,6 +235,7 @@ export class SessionView {
         const batch = this.queue.splice(0, 500);
         if (!this.decoder) {
           for (const f of batch) this.addRaw(f, '');
+          this.decoded(batch.length);
           continue;
         }
         let results;
@@ -235,13 +246,22 @@ export class SessionView {
           this.decoder.stop();
           this.decoder = null;
           for (const f of batch) this.addRaw(f, '');
+          this.decoded(batch.length);
           continue;
         }
         for (let i = 0; i < batch.length; i++) this.applyResult(batch[i], results[i]);
+        this.decoded(batch.length);
       }
     } finally {
       this.decoding = false;
     }
+  }
+
+  // decoded counts frames out of the decoder and places the verdicts that
+  // waited for them.
+  decoded(n) {
+    this.framesOut += n;
+    this.verdicts.flush(this.framesOut);
   }
 
   addRaw(f, why) {
@@ -262,14 +282,15 @@ export class SessionView {
       switch (ev.type) {
         case 'statement': {
           this.statements++;
-          const row = { kind: 'statement', t, text: ev.text || '', seq: f.seq, full: ev.text || '', name: ev.name };
+          const row = { kind: 'statement', t, tn: f.tn, text: ev.text || '', seq: f.seq, full: ev.text || '', name: ev.name };
           if (ev.truncated) row.full += '\n(truncated by the decoder)';
           if (ev.proto === 'extended' && ev.name) this.prepared.set(ev.name, ev.text || '');
           this.awaiting.push(row);
           this.add(row);
+          this.verdicts.statement(row);
           if (!this.rowByFrame.has(f.seq)) {
             this.rowByFrame.set(f.seq, row);
-            for (const v of this.verdictsByFrame.get(f.seq) || []) this.attachVerdict(row, ...v);
+            for (const m of this.verdictsByFrame.get(f.seq) || []) this.verdicts.place(m, row);
             this.verdictsByFrame.delete(f.seq);
           }
           break;
@@ -355,6 +376,7 @@ export class SessionView {
     requestAnimationFrame(() => {
       this.touched = false;
       this.countEl.textContent = String(this.statements);
+      if (this.detailRow) this.showDetail(this.detailRow);
       this.shownEl.textContent = this.filter ? `${this.view.length} of ${this.rows.length} rows` : '';
       const grew = this.view.length !== this.list.count;
       this.list.setCount(this.view.length);
@@ -381,19 +403,73 @@ export class SessionView {
   renderRow(i, el) {
     const row = this.rows[this.view[i]];
     if (!row) return;
+    const v = row.verdict;
     el.className = `vrow ${row.kind}${row.error ? ' failed' : ''}${row.policyKind ? ` verdict-${row.policyKind}` : ''}`;
     el.dataset.testid = row.kind === 'statement' ? 'statement' : row.kind;
     el.title = row.full || row.text;
+    const pending = v && v.kind === 'held' && v.status === 'pending' && !this.ended;
     el.replaceChildren(
       h('span', { class: 'off' }, offset(row.t)),
       h('span', { class: 'txt' }, row.text.replace(/\s+/g, ' ')),
-      row.policy ? h('span', { class: `pol ${row.policyKind}`, 'data-testid': 'verdict' }, row.policy) : '',
+      row.policy ? h('span', { class: `pol ${row.policyKind}`, 'data-testid': 'verdict', 'data-kind': row.policyKind, 'data-review': v && v.review }, row.policy) : '',
+      pending ? h('span', { class: 'decide' },
+        h('button', { class: 'approve', 'data-action': 'approve', 'data-testid': 'review-approve', disabled: !!row.deciding }, 'Approve'),
+        h('button', { class: 'reject', 'data-action': 'reject', 'data-testid': 'review-reject', disabled: !!row.deciding }, 'Reject')) : '',
       h('span', { class: row.error ? 'res err' : 'res' }, row.error || row.tag || ''));
+  }
+
+  // decide approves or rejects the review held on row; the badge changes
+  // when the stream brings the approved or rejected event.
+  async decide(row, approve, reason) {
+    const v = row && row.verdict;
+    if (!v || !v.review || row.deciding) return;
+    row.deciding = true;
+    this.touch();
+    try {
+      await postJSON(`/api/reviews/${encodeURIComponent(v.review)}/${approve ? 'approve' : 'reject'}`, { by: 'audit view', reason });
+    } catch (e) {
+      if (e instanceof Unauthorized) return this.hooks.onUnauthorized();
+      row.deciding = false;
+      this.note(e.status === 409 ? `Review ${v.review} was already decided.` : `Could not ${approve ? 'approve' : 'reject'} ${v.review}: ${e.message || e}`);
+      this.touch();
+    }
+  }
+
+  buildRejectDialog() {
+    this.rejectReason = h('input', { type: 'text', placeholder: 'Reason (optional)', 'data-testid': 'review-reason', 'aria-label': 'Reason for rejecting' });
+    this.rejectStmt = h('pre', { class: 'stmt' });
+    this.rejectDialog = h('dialog', { class: 'reject', 'data-testid': 'reject-dialog' },
+      h('form', {
+        method: 'dialog',
+        onsubmit: (e) => {
+          const row = this.rejecting;
+          this.rejecting = null;
+          if (e.submitter && e.submitter.value === 'reject' && row) this.decide(row, false, this.rejectReason.value.trim());
+        },
+      },
+      h('h1', {}, 'Reject this statement?'),
+      this.rejectStmt,
+      this.rejectReason,
+      h('div', { class: 'actions' },
+        h('button', { value: 'cancel', formnovalidate: true }, 'Cancel'),
+        h('button', { value: 'reject', class: 'reject', 'data-testid': 'review-reject-confirm' }, 'Reject'))));
+    return this.rejectDialog;
+  }
+
+  askReject(row) {
+    if (!row || !row.verdict) return;
+    this.rejecting = row;
+    this.rejectStmt.textContent = `${row.text}\n\n${row.policy}`;
+    this.rejectReason.value = '';
+    this.rejectDialog.showModal();
+    this.rejectReason.focus();
   }
 
   showDetail(row) {
     if (!row) return;
+    this.detailRow = row; // redrawn by touch() while it changes (a verdict, a result)
     const lines = [`${offset(row.t)}  ${row.kind}`, '', row.full || row.text];
+    if (row.policy) lines.splice(2, 0, `verdict: ${row.policy}`, '');
     if (row.tag) lines.push('', `result: ${row.tag}`);
     if (row.error) lines.push('', `error: ${row.error}`);
     this.detailEl.textContent = lines.join('\n');
