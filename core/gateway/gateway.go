@@ -70,6 +70,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 		st.Close()
 		return nil, err
 	}
+	// Client frames journaled by a previous process that died before they
+	// were indexed go into the store first, so the sessions' counts are right.
+	if n, err := record.Recover(ctx, st, cfg.DataPath("journal")); err != nil {
+		return fail(err)
+	} else if n > 0 {
+		log.Warn("recovered journaled frames of a previous run", "frames", n)
+	}
 	if n, err := st.EndDangling(ctx, store.EndGatewayRestart, time.Now().UTC()); err != nil {
 		return fail(err)
 	} else if n > 0 {
@@ -84,7 +91,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 	}
 	hub := newHub(st, log)
 	g.sessions = session.NewRegistry(st, hub, log)
-	g.rec = record.New(st, hub, log, record.Options{})
+	g.rec, err = record.New(st, hub, log, record.Options{JournalDir: cfg.DataPath("journal"), Sync: cfg.Store.Sync})
+	if err != nil {
+		g.plugins.close(ctx)
+		return fail(err)
+	}
 	g.ids = identity.New(st, cfg, g.sessions)
 	g.policies, err = policy.New(ctx, cfg.Policy, g.plugins.policy, log.With("component", "policy"))
 	if err != nil {

@@ -1,16 +1,18 @@
-// Package record persists every relayed frame incrementally, with group
-// commit across sessions. A frame recorded with Commit is in the store
-// (committed to SQLite's WAL, so it survives kill -9 of the gateway) when
-// Commit returns; front ends forward a client's bytes only after that.
-// Frames recorded with Queue (server to client) are committed within
-// FlushDelay. Committed frames and events are then published to the live
-// stream hub, so a subscriber that catches up from the store and then
+// Package record persists every relayed frame incrementally. A frame
+// recorded with Commit (client to server) is in the journal when Commit
+// returns: one write(2) of an append-only file, which survives kill -9 of
+// the gateway (and, with Options.Sync, fsync survives a machine crash).
+// Front ends forward a client's bytes only after that. Every frame, with the
+// events derived from it, is then indexed into the store in large
+// transactions within FlushDelay, and published to the live stream hub
+// after that commit, so a subscriber that catches up from the store and then
 // follows the hub sees no gap.
 package record
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -26,11 +28,14 @@ type Publisher interface {
 
 // Options tune the recorder.
 type Options struct {
-	// FlushDelay bounds how long a queued frame waits for its commit when
-	// no client frame forces one sooner. Default 20ms (the requirement is
-	// 100ms).
+	// JournalDir holds the journal segments. Required.
+	JournalDir string
+	// Sync makes each journal write wait for fsync.
+	Sync bool
+	// FlushDelay bounds how long a frame waits to be indexed in the store
+	// and published. Default 20ms (the requirement is 100ms).
 	FlushDelay time.Duration
-	// MaxPending bounds the bytes waiting for a commit; recording callers
+	// MaxPending bounds the bytes waiting to be indexed; recording callers
 	// block beyond it (backpressure instead of unbounded memory). Default 32 MiB.
 	MaxPending int
 }
@@ -38,21 +43,25 @@ type Options struct {
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("recorder closed")
 
-// Recorder is the group-commit writer.
+// Recorder is the journal writer and the store indexer.
 type Recorder struct {
 	st  store.Store
 	pub Publisher
 	log *slog.Logger
 	opt Options
 
-	mu       sync.Mutex
-	cond     *sync.Cond // signalled when pending bytes drop
-	frames   []store.Frame
-	events   []store.Event
-	bytes    int
-	urgent   bool
-	batch    *batch
-	closed   bool
+	mu     sync.Mutex
+	cond   *sync.Cond // signalled when pending bytes drop
+	j      *journal
+	jbuf   []byte
+	frames []store.Frame
+	events []store.Event
+	bytes  int
+	urgent bool // a Flush waits
+	batch  *batch
+	closed bool
+	err    error // a failed journal write or index: recording is broken
+
 	wake     chan struct{}
 	finished chan struct{}
 }
@@ -62,26 +71,29 @@ type batch struct {
 	err  error
 }
 
-// New starts a recorder. pub may be nil.
-func New(st store.Store, pub Publisher, log *slog.Logger, opt Options) *Recorder {
+// New opens the journal and starts the indexer. pub may be nil.
+func New(st store.Store, pub Publisher, log *slog.Logger, opt Options) (*Recorder, error) {
 	if opt.FlushDelay <= 0 {
 		opt.FlushDelay = 20 * time.Millisecond
 	}
 	if opt.MaxPending <= 0 {
 		opt.MaxPending = 32 << 20
 	}
-	r := &Recorder{st: st, pub: pub, log: log, opt: opt, batch: &batch{done: make(chan struct{})},
+	j, err := openJournal(opt.JournalDir, opt.Sync)
+	if err != nil {
+		return nil, err
+	}
+	r := &Recorder{st: st, pub: pub, log: log, opt: opt, j: j, batch: &batch{done: make(chan struct{})},
 		wake: make(chan struct{}, 1), finished: make(chan struct{})}
 	r.cond = sync.NewCond(&r.mu)
-	go r.loop()
-	return r
+	go r.index()
+	return r, nil
 }
 
 // Session is one session's recording handle: it numbers frames and events.
 type Session struct {
 	r        *Recorder
 	id       string
-	mu       sync.Mutex
 	frameSeq int64
 	eventSeq int64
 }
@@ -91,30 +103,23 @@ type Session struct {
 func (r *Recorder) Session(id string) *Session { return &Session{r: r, id: id} }
 
 // Commit records a frame (and events derived from it, whose Seq and
-// FrameSeq it assigns) and waits until they are committed.
+// FrameSeq it assigns) in the journal before it returns.
 func (s *Session) Commit(ctx context.Context, dir store.Dir, data []byte, events []store.Event) error {
-	b, err := s.add(dir, data, events, true)
-	if err != nil {
-		return err
-	}
-	select {
-	case <-b.done:
-		return b.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Queue records a frame without waiting for its commit.
-func (s *Session) Queue(dir store.Dir, data []byte) error {
-	_, err := s.add(dir, data, nil, false)
+	_, err := s.add(dir, data, events, true, false)
 	return err
 }
 
-// Event records events not tied to a new frame (a fault, a verdict). They
-// are committed with the next batch; Event waits for that when wait is set.
+// Queue records a frame without waiting: it is journaled by the store
+// index within FlushDelay.
+func (s *Session) Queue(dir store.Dir, data []byte) error {
+	_, err := s.add(dir, data, nil, false, false)
+	return err
+}
+
+// Event records events not tied to a new frame (a fault, a verdict); when
+// wait is set it returns once they are in the store.
 func (s *Session) Event(ctx context.Context, wait bool, events ...store.Event) error {
-	b, err := s.add(0, nil, events, wait)
+	b, err := s.add(0, nil, events, false, wait)
 	if err != nil || !wait {
 		return err
 	}
@@ -126,35 +131,35 @@ func (s *Session) Event(ctx context.Context, wait bool, events ...store.Event) e
 	}
 }
 
-// Flush waits until everything this session recorded so far is committed
-// (and so published).
+// Flush waits until everything this session recorded so far is in the
+// store (and so published).
 func (s *Session) Flush(ctx context.Context) error { return s.Event(ctx, true) }
 
-// LastFrameSeq returns the seq of the last frame recorded.
-func (s *Session) LastFrameSeq() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.frameSeq
-}
-
-func (s *Session) add(dir store.Dir, data []byte, events []store.Event, urgent bool) (*batch, error) {
+func (s *Session) add(dir store.Dir, data []byte, events []store.Event, journal, flush bool) (*batch, error) {
 	r := s.r
 	now := time.Now().UTC()
-	// The session lock orders frames: seq order is append order.
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	r.mu.Lock()
-	for r.bytes > r.opt.MaxPending && !r.closed {
+	for r.bytes > r.opt.MaxPending && !r.closed && r.err == nil {
 		r.cond.Wait()
 	}
 	if r.closed {
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
+	if r.err != nil {
+		err := r.err
+		r.mu.Unlock()
+		return nil, err
+	}
+	first := len(r.frames) == 0 && len(r.events) == 0
 	if data != nil {
 		s.frameSeq++
-		r.frames = append(r.frames, store.Frame{Session: s.id, Seq: s.frameSeq, Time: now, Dir: dir, Data: append([]byte(nil), data...)})
+		f := store.Frame{Session: s.id, Seq: s.frameSeq, Time: now, Dir: dir, Data: append([]byte(nil), data...)}
+		r.frames = append(r.frames, f)
 		r.bytes += len(data)
+		if journal {
+			r.jbuf = appendFrameRecord(r.jbuf, &f)
+		}
 	}
 	for _, e := range events {
 		s.eventSeq++
@@ -166,20 +171,36 @@ func (s *Session) add(dir store.Dir, data []byte, events []store.Event, urgent b
 			e.Time = now
 		}
 		r.events = append(r.events, e)
+		if journal {
+			r.jbuf = appendEventRecord(r.jbuf, &r.events[len(r.events)-1])
+		}
 	}
-	if urgent {
+	var err error
+	if journal && len(r.jbuf) > 0 {
+		err = r.j.write(r.jbuf)
+		r.jbuf = r.jbuf[:0]
+		if err != nil {
+			r.err = fmt.Errorf("record: %w", err)
+			r.log.Error("journal write failed: sessions can no longer be recorded", "err", err)
+		}
+	}
+	if flush {
 		r.urgent = true
 	}
 	b := r.batch
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	if first || flush {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
 	}
-	return b, nil
+	return b, err
 }
 
-func (r *Recorder) loop() {
+// index moves what was recorded into the store, in one transaction per
+// FlushDelay, then publishes it.
+func (r *Recorder) index() {
 	defer close(r.finished)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -189,8 +210,7 @@ func (r *Recorder) loop() {
 		urgent, closed := r.urgent, r.closed
 		r.mu.Unlock()
 		if !urgent && !closed {
-			// Only queued frames: let more gather, unless a client frame
-			// arrives meanwhile.
+			// Let more gather, unless a Flush or Close arrives meanwhile.
 			timer.Reset(r.opt.FlushDelay)
 		wait:
 			for {
@@ -210,17 +230,37 @@ func (r *Recorder) loop() {
 		}
 		r.mu.Lock()
 		frames, events, b := r.frames, r.events, r.batch
-		r.frames, r.events, r.bytes, r.urgent = nil, nil, 0, false
+		r.frames, r.events, r.urgent = nil, nil, false
 		r.batch = &batch{done: make(chan struct{})}
 		closed = r.closed
-		r.cond.Broadcast()
+		// Every journal record written so far is in this batch, so the
+		// segments closed before now can go once it is committed.
+		var rotateErr error
+		if r.j.n > segmentSize && !closed {
+			rotateErr = r.j.rotate()
+		}
+		doneSegments := len(r.j.done)
 		r.mu.Unlock()
+		if rotateErr != nil {
+			r.log.Error("rotate journal", "err", rotateErr)
+		}
 		if len(frames) > 0 || len(events) > 0 {
 			b.err = r.st.Append(context.Background(), frames, events)
-			if b.err != nil {
-				r.log.Error("record frames", "frames", len(frames), "events", len(events), "err", b.err)
-			}
 		}
+		r.mu.Lock()
+		if b.err != nil {
+			// The journal keeps the client frames for the next start; the
+			// rest cannot be kept, so recording stops here.
+			r.err = fmt.Errorf("record: %w", b.err)
+			r.log.Error("index frames in the store failed: sessions can no longer be recorded", "frames", len(frames), "err", b.err)
+		} else {
+			r.j.removeDone(doneSegments)
+		}
+		for _, f := range frames {
+			r.bytes -= len(f.Data)
+		}
+		r.cond.Broadcast()
+		r.mu.Unlock()
 		close(b.done)
 		if b.err == nil && r.pub != nil {
 			if len(frames) > 0 {
@@ -233,6 +273,12 @@ func (r *Recorder) loop() {
 		if closed {
 			r.mu.Lock()
 			empty := len(r.frames) == 0 && len(r.events) == 0
+			if empty {
+				r.j.close()
+				if r.err == nil {
+					r.j.removeDone(len(r.j.done))
+				}
+			}
 			r.mu.Unlock()
 			if empty {
 				return
@@ -245,7 +291,8 @@ func (r *Recorder) loop() {
 	}
 }
 
-// Close commits everything pending and stops the recorder.
+// Close indexes everything pending, closes the journal (deleting it once
+// indexed) and stops the recorder.
 func (r *Recorder) Close() {
 	r.mu.Lock()
 	if r.closed {

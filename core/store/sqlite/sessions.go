@@ -185,28 +185,20 @@ func (s *Store) Append(ctx context.Context, frames []store.Frame, events []store
 	}
 	defer tx.Rollback()
 	if len(frames) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO frames (session, seq, t, dir, data) VALUES (?,?,?,?,?)`)
-		if err != nil {
-			return fmt.Errorf("append frames: %w", err)
-		}
+		st := tx.StmtContext(ctx, s.insFrame)
 		for _, f := range frames {
 			if _, err := st.ExecContext(ctx, f.Session, f.Seq, ts(f.Time), int(f.Dir), f.Data); err != nil {
 				return fmt.Errorf("append frame %s/%d: %w", f.Session, f.Seq, err)
 			}
 		}
-		st.Close()
 	}
 	if len(events) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO events (session, seq, frame_seq, t, kind, text, rule, risk, detail) VALUES (?,?,?,?,?,?,?,?,?)`)
-		if err != nil {
-			return fmt.Errorf("append events: %w", err)
-		}
+		st := tx.StmtContext(ctx, s.insEvent)
 		for _, e := range events {
 			if _, err := st.ExecContext(ctx, e.Session, e.Seq, e.FrameSeq, ts(e.Time), e.Kind, e.Text, e.Rule, e.Risk, e.Detail); err != nil {
 				return fmt.Errorf("append event %s/%d: %w", e.Session, e.Seq, err)
 			}
 		}
-		st.Close()
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit frames: %w", err)

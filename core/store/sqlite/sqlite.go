@@ -29,6 +29,10 @@ type Options struct {
 type Store struct {
 	w *sql.DB // one connection: all writes
 	r *sql.DB // readers
+
+	// The recorder's inserts, prepared once (preparing per transaction
+	// was a tenth of the gateway's CPU per statement).
+	insFrame, insEvent *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -61,6 +65,14 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.insFrame, err = w.PrepareContext(ctx, `INSERT OR IGNORE INTO frames (session, seq, t, dir, data) VALUES (?,?,?,?,?)`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare store: %w", err)
+	}
+	if s.insEvent, err = w.PrepareContext(ctx, `INSERT OR IGNORE INTO events (session, seq, frame_seq, t, kind, text, rule, risk, detail) VALUES (?,?,?,?,?,?,?,?,?)`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare store: %w", err)
 	}
 	return s, nil
 }

@@ -1,0 +1,294 @@
+package record
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"hoop.dev/hoop/core/store"
+)
+
+// The journal is an append-only file of client frames (and the events
+// decoded from them) written before the frames are forwarded. One write(2)
+// puts a record in the operating system's hands, which survives kill -9 of
+// the gateway; the store indexes the same records a few milliseconds later,
+// in large transactions, and a segment is deleted once everything in it is
+// in the store. At start-up, Recover replays what is left.
+//
+// Record layout (little endian):
+//
+//	u32 length of what follows up to and including the crc
+//	u8  kind (1 frame, 2 event)
+//	u8  session id length, session id
+//	... kind-specific fields
+//	u32 crc32 (IEEE) of everything after the length
+//
+// A torn record at the tail (a crash mid-write) fails its crc and ends the
+// replay of that segment.
+
+const (
+	recFrame = 1
+	recEvent = 2
+	// segmentSize is when the journal moves to a new segment file.
+	segmentSize = 16 << 20
+)
+
+func appendFrameRecord(dst []byte, f *store.Frame) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, recFrame, byte(len(f.Session)))
+	dst = append(dst, f.Session...)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.Seq))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.Time.UnixNano()))
+	dst = append(dst, byte(f.Dir))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(f.Data)))
+	dst = append(dst, f.Data...)
+	return finishRecord(dst, start)
+}
+
+type eventJSON struct {
+	Seq, FrameSeq, T int64
+	Kind, Text, Rule string
+	Risk             int
+	Detail           string
+}
+
+func appendEventRecord(dst []byte, e *store.Event) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, recEvent, byte(len(e.Session)))
+	dst = append(dst, e.Session...)
+	b, _ := json.Marshal(eventJSON{e.Seq, e.FrameSeq, e.Time.UnixNano(), e.Kind, e.Text, e.Rule, e.Risk, e.Detail})
+	dst = append(dst, b...)
+	return finishRecord(dst, start)
+}
+
+func finishRecord(dst []byte, start int) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.ChecksumIEEE(dst[start+4:]))
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// errTorn ends a segment's replay.
+var errTorn = errors.New("torn or corrupt journal record")
+
+func readRecord(r *bufio.Reader) (*store.Frame, *store.Event, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, nil, errTorn
+		}
+		return nil, nil, err
+	}
+	n := binary.LittleEndian.Uint32(hdr[:])
+	if n < 6 || n > 1<<30 {
+		return nil, nil, errTorn
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, nil, errTorn
+	}
+	body, sum := b[:n-4], binary.LittleEndian.Uint32(b[n-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return nil, nil, errTorn
+	}
+	kind, sl := body[0], int(body[1])
+	if len(body) < 2+sl {
+		return nil, nil, errTorn
+	}
+	session, rest := string(body[2:2+sl]), body[2+sl:]
+	switch kind {
+	case recFrame:
+		if len(rest) < 21 {
+			return nil, nil, errTorn
+		}
+		f := &store.Frame{Session: session, Seq: int64(binary.LittleEndian.Uint64(rest)),
+			Time: time.Unix(0, int64(binary.LittleEndian.Uint64(rest[8:]))).UTC(), Dir: store.Dir(rest[16])}
+		dl := int(binary.LittleEndian.Uint32(rest[17:]))
+		if len(rest) != 21+dl {
+			return nil, nil, errTorn
+		}
+		f.Data = rest[21:]
+		return f, nil, nil
+	case recEvent:
+		var ej eventJSON
+		if err := json.Unmarshal(rest, &ej); err != nil {
+			return nil, nil, errTorn
+		}
+		return nil, &store.Event{Session: session, Seq: ej.Seq, FrameSeq: ej.FrameSeq, Time: time.Unix(0, ej.T).UTC(),
+			Kind: ej.Kind, Text: ej.Text, Rule: ej.Rule, Risk: ej.Risk, Detail: ej.Detail}, nil
+	}
+	return nil, nil, errTorn
+}
+
+// journal is the set of segment files in dir.
+type journal struct {
+	dir  string
+	sync bool
+	f    *os.File
+	n    int64 // bytes in the current segment
+	next int   // number of the next segment
+	done []string
+}
+
+func segmentName(n int) string { return fmt.Sprintf("%012d.journal", n) }
+
+// segments lists the segment files in order.
+func segments(dir string) ([]string, int, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	var names []string
+	next := 0
+	for _, e := range ents {
+		num, ok := strings.CutSuffix(e.Name(), ".journal")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			continue
+		}
+		names = append(names, e.Name())
+		next = max(next, n+1)
+	}
+	sort.Strings(names)
+	return names, next, nil
+}
+
+func openJournal(dir string, sync bool) (*journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create journal dir: %w", err)
+	}
+	_, next, err := segments(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list journal: %w", err)
+	}
+	j := &journal{dir: dir, sync: sync, next: next}
+	return j, j.rotate()
+}
+
+func (j *journal) rotate() error {
+	if j.f != nil {
+		j.done = append(j.done, j.f.Name())
+		j.f.Close()
+	}
+	f, err := os.OpenFile(filepath.Join(j.dir, segmentName(j.next)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open journal segment: %w", err)
+	}
+	j.next++
+	j.f, j.n = f, 0
+	return nil
+}
+
+func (j *journal) write(b []byte) error {
+	if _, err := j.f.Write(b); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	j.n += int64(len(b))
+	if j.sync {
+		if err := j.f.Sync(); err != nil {
+			return fmt.Errorf("sync journal: %w", err)
+		}
+	}
+	return nil
+}
+
+// removeDone deletes the segments that were closed before the last index.
+func (j *journal) removeDone(upto int) {
+	for _, name := range j.done[:upto] {
+		os.Remove(name)
+	}
+	j.done = j.done[upto:]
+}
+
+func (j *journal) close() error {
+	if j.f == nil {
+		return nil
+	}
+	name := j.f.Name()
+	err := j.f.Close()
+	j.f = nil
+	j.done = append(j.done, name)
+	return err
+}
+
+// Recover replays the journal segments left in dir by a previous process
+// into st (records already in the store are ignored) and deletes them. It
+// returns how many frames it found. Run it before New.
+func Recover(ctx context.Context, st store.Store, dir string) (int, error) {
+	n, err := replay(dir, func(f []store.Frame, e []store.Event) error { return st.Append(ctx, f, e) })
+	if err != nil {
+		return n, fmt.Errorf("recover journal: %w", err)
+	}
+	return n, nil
+}
+
+// replay reads every segment in dir and hands its records to add.
+func replay(dir string, add func(frames []store.Frame, events []store.Event) error) (int, error) {
+	names, _, err := segments(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	total := 0
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		f, err := os.Open(path)
+		if err != nil {
+			return total, err
+		}
+		r := bufio.NewReaderSize(f, 1<<20)
+		var frames []store.Frame
+		var events []store.Event
+		size := 0
+		flush := func() error {
+			if len(frames) == 0 && len(events) == 0 {
+				return nil
+			}
+			err := add(frames, events)
+			frames, events, size = nil, nil, 0
+			return err
+		}
+		for {
+			fr, ev, err := readRecord(r)
+			if err != nil {
+				break // EOF or a torn tail
+			}
+			if fr != nil {
+				frames = append(frames, *fr)
+				size += len(fr.Data)
+				total++
+			} else {
+				events = append(events, *ev)
+			}
+			if size > 8<<20 {
+				if err := flush(); err != nil {
+					f.Close()
+					return total, err
+				}
+			}
+		}
+		f.Close()
+		if err := flush(); err != nil {
+			return total, err
+		}
+		if err := os.Remove(path); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
