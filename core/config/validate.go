@@ -46,9 +46,8 @@ func (c *Config) Validate() error {
 	if c.Postgres.MaxMessageSize < 1024 {
 		add("postgres.max_message_size: %d is below the minimum of 1024", c.Postgres.MaxMessageSize)
 	}
-	if c.Postgres.SCRAMIterations < 4096 {
-		// RFC 7677's minimum, which clients such as the JDBC driver enforce.
-		add("postgres.scram_iterations: %d is below 4096, the minimum clients accept (RFC 7677)", c.Postgres.SCRAMIterations)
+	if c.Postgres.SCRAMIterations < 1 {
+		add("postgres.scram_iterations: must be at least 1 (4096, RFC 7677's minimum, is what the JDBC driver requires)")
 	}
 	if c.Plugins.MemoryLimitMB < 8 || c.Plugins.MemoryLimitMB > 4096 {
 		add("plugins.memory_limit_mb: %d is outside 8..4096", c.Plugins.MemoryLimitMB)

@@ -545,7 +545,10 @@ func (r *relay) decode(data []byte) []store.Event {
 	return statements(out)
 }
 
-// statements picks the statement events out of decoder output.
+// statements picks the statement events out of decoder output. The
+// decoder writes "type" before "text" (decoders/postgres/EVENTS.md), so a
+// scan finds them; only the text string itself goes through the JSON
+// decoder.
 func statements(jsonl []byte) []store.Event {
 	var evs []store.Event
 	for len(jsonl) > 0 {
@@ -558,12 +561,24 @@ func statements(jsonl []byte) []store.Event {
 		if !bytes.Contains(line, []byte(`"type":"statement"`)) {
 			continue
 		}
-		var ev struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
+		i := bytes.Index(line, []byte(`"text":"`))
+		if i < 0 {
+			continue
 		}
-		if json.Unmarshal(line, &ev) == nil && ev.Type == "statement" {
-			evs = append(evs, store.Event{Kind: store.EventStatement, Text: ev.Text})
+		raw := line[i+7:]
+		end := 1
+		for end < len(raw) && raw[end] != '"' {
+			if raw[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(raw) {
+			continue
+		}
+		var text string
+		if json.Unmarshal(raw[:end+1], &text) == nil {
+			evs = append(evs, store.Event{Kind: store.EventStatement, Text: text})
 		}
 	}
 	return evs

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"hoop.dev/hoop/core/store"
@@ -32,7 +33,10 @@ type Store struct {
 
 	// The recorder's inserts, prepared once (preparing per transaction
 	// was a tenth of the gateway's CPU per statement).
-	insFrame, insEvent *sql.Stmt
+	insFrameChunk, insEventChunk *sql.Stmt
+
+	mu                 sync.Mutex       // guards the caches below (Append)
+	frameSeq, eventSeq map[string]int64 // last stored seq per session
 }
 
 var _ store.Store = (*Store)(nil)
@@ -61,16 +65,16 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, frameSeq: map[string]int64{}, eventSeq: map[string]int64{}}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if s.insFrame, err = w.PrepareContext(ctx, `INSERT OR IGNORE INTO frames (session, seq, t, dir, data) VALUES (?,?,?,?,?)`); err != nil {
+	if s.insFrameChunk, err = w.PrepareContext(ctx, `INSERT INTO frame_chunks (session, first_seq, last_seq, data) VALUES (?,?,?,?)`); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("prepare store: %w", err)
 	}
-	if s.insEvent, err = w.PrepareContext(ctx, `INSERT OR IGNORE INTO events (session, seq, frame_seq, t, kind, text, rule, risk, detail) VALUES (?,?,?,?,?,?,?,?,?)`); err != nil {
+	if s.insEventChunk, err = w.PrepareContext(ctx, `INSERT INTO event_chunks (session, first_seq, last_seq, data) VALUES (?,?,?,?)`); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("prepare store: %w", err)
 	}
@@ -104,13 +108,12 @@ var migrations = []string{
 		statements INTEGER NOT NULL DEFAULT 0, fault TEXT NOT NULL DEFAULT '');
 	CREATE INDEX sessions_started ON sessions(started_at);
 	CREATE INDEX sessions_status ON sessions(status);
-	CREATE TABLE frames (
-		session TEXT NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT NULL, dir INTEGER NOT NULL,
-		data BLOB NOT NULL, PRIMARY KEY (session, seq));
-	CREATE TABLE events (
-		session TEXT NOT NULL, seq INTEGER NOT NULL, frame_seq INTEGER NOT NULL, t INTEGER NOT NULL,
-		kind TEXT NOT NULL, text TEXT NOT NULL, rule TEXT NOT NULL, risk INTEGER NOT NULL,
-		detail TEXT NOT NULL, PRIMARY KEY (session, seq));`,
+	CREATE TABLE frame_chunks (
+		session TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+		data BLOB NOT NULL, PRIMARY KEY (session, first_seq));
+	CREATE TABLE event_chunks (
+		session TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+		data BLOB NOT NULL, PRIMARY KEY (session, first_seq));`,
 	`CREATE TABLE reviews (
 		id TEXT PRIMARY KEY, session TEXT NOT NULL, identity TEXT NOT NULL, kind TEXT NOT NULL,
 		resource TEXT NOT NULL, role TEXT NOT NULL, statement TEXT NOT NULL, risk INTEGER NOT NULL,
