@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -56,19 +55,18 @@ func appendFrameRecord(dst []byte, f *store.Frame) []byte {
 	return finishRecord(dst, start)
 }
 
-type eventJSON struct {
-	Seq, FrameSeq, T int64
-	Kind, Text, Rule string
-	Risk             int
-	Detail           string
-}
-
 func appendEventRecord(dst []byte, e *store.Event) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0, recEvent, byte(len(e.Session)))
 	dst = append(dst, e.Session...)
-	b, _ := json.Marshal(eventJSON{e.Seq, e.FrameSeq, e.Time.UnixNano(), e.Kind, e.Text, e.Rule, e.Risk, e.Detail})
-	dst = append(dst, b...)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Seq))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(e.FrameSeq))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Time.UnixNano()))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(int64(e.Risk)))
+	for _, s := range [...]string{e.Kind, e.Text, e.Rule, e.Detail} {
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(s)))
+		dst = append(dst, s...)
+	}
 	return finishRecord(dst, start)
 }
 
@@ -120,12 +118,26 @@ func readRecord(r *bufio.Reader) (*store.Frame, *store.Event, error) {
 		f.Data = rest[21:]
 		return f, nil, nil
 	case recEvent:
-		var ej eventJSON
-		if err := json.Unmarshal(rest, &ej); err != nil {
+		if len(rest) < 32 {
 			return nil, nil, errTorn
 		}
-		return nil, &store.Event{Session: session, Seq: ej.Seq, FrameSeq: ej.FrameSeq, Time: time.Unix(0, ej.T).UTC(),
-			Kind: ej.Kind, Text: ej.Text, Rule: ej.Rule, Risk: ej.Risk, Detail: ej.Detail}, nil
+		le := binary.LittleEndian
+		e := &store.Event{Session: session, Seq: int64(le.Uint64(rest)), FrameSeq: int64(le.Uint64(rest[8:])),
+			Time: time.Unix(0, int64(le.Uint64(rest[16:]))).UTC(), Risk: int(int64(le.Uint64(rest[24:])))}
+		rest = rest[32:]
+		var strs [4]string
+		for i := range strs {
+			if len(rest) < 4 {
+				return nil, nil, errTorn
+			}
+			n := int(le.Uint32(rest))
+			if len(rest) < 4+n {
+				return nil, nil, errTorn
+			}
+			strs[i], rest = string(rest[4:4+n]), rest[4+n:]
+		}
+		e.Kind, e.Text, e.Rule, e.Detail = strs[0], strs[1], strs[2], strs[3]
+		return nil, e, nil
 	}
 	return nil, nil, errTorn
 }
