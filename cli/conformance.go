@@ -23,7 +23,7 @@ func cmdConformance(args []string, stdout, stderr io.Writer) error {
 	cases := fs.String("cases", "", "a directory laid out like conformance/cases (default: the built-in cases)")
 	timeout := fs.Duration("timeout", conformance.DefaultCallTimeout, "per-call deadline")
 	feeds := fs.Int("feeds", 100000, "feeds or evaluations of the memory check")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}

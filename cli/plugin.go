@@ -12,23 +12,6 @@ import (
 	"hoop.dev/hoop/conformance"
 )
 
-// parseInterleaved parses flags that may come before or after positional
-// arguments ("inspect x.wasm --json") and returns the positionals.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 // cmdPlugin runs `hoop plugin inspect FILE.wasm [--json]`.
 func cmdPlugin(args []string, stdout, stderr io.Writer) error {
 	usage := "usage: hoop plugin inspect FILE.wasm [--json]"
@@ -39,7 +22,7 @@ func cmdPlugin(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plugin inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the inspection as JSON")
-	pos, err := parseInterleaved(fs, args[1:])
+	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
 	}
