@@ -13,7 +13,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"hoop.dev/hoop/core/store"
 )
@@ -142,13 +144,19 @@ func readRecord(r *bufio.Reader) (*store.Frame, *store.Event, error) {
 	return nil, nil, errTorn
 }
 
-// journal is the set of segment files in dir.
+// journal is the set of segment files in dir. The current segment is
+// preallocated and mapped into memory (MAP_SHARED): a record copied into
+// the mapping is in the page cache at once, which survives kill -9 of the
+// process like a write(2) does, without a system call on the path of every
+// client message. Preallocating means a full disk fails the rotation, not
+// a page fault later.
 type journal struct {
 	dir  string
 	sync bool
 	f    *os.File
-	n    int64 // bytes in the current segment
-	next int   // number of the next segment
+	m    []byte // the mapping of the current segment
+	n    int64  // bytes used in the current segment
+	next int    // number of the next segment
 	done []string
 }
 
@@ -187,35 +195,88 @@ func openJournal(dir string, sync bool) (*journal, error) {
 		return nil, fmt.Errorf("list journal: %w", err)
 	}
 	j := &journal{dir: dir, sync: sync, next: next}
-	return j, j.rotate()
+	return j, j.rotate(segmentSize)
 }
 
-func (j *journal) rotate() error {
-	if j.f != nil {
-		j.done = append(j.done, j.f.Name())
-		j.f.Close()
+// rotate closes the current segment and starts one of at least size bytes.
+func (j *journal) rotate(size int64) error {
+	if err := j.unmap(); err != nil {
+		return err
 	}
-	f, err := os.OpenFile(filepath.Join(j.dir, segmentName(j.next)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	size = max(size, segmentSize)
+	f, err := os.OpenFile(filepath.Join(j.dir, segmentName(j.next)), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("open journal segment: %w", err)
 	}
 	j.next++
-	j.f, j.n = f, 0
+	if err := syscall.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("preallocate journal segment: %w", err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("map journal segment: %w", err)
+	}
+	j.f, j.m, j.n = f, m, 0
+	return nil
+}
+
+// unmap closes the current segment, trimmed to what it holds.
+func (j *journal) unmap() error {
+	if j.f == nil {
+		return nil
+	}
+	name := j.f.Name()
+	err := syscall.Munmap(j.m)
+	if terr := j.f.Truncate(j.n); err == nil {
+		err = terr
+	}
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	j.f, j.m = nil, nil
+	j.done = append(j.done, name)
+	if err != nil {
+		return fmt.Errorf("close journal segment: %w", err)
+	}
 	return nil
 }
 
 func (j *journal) write(b []byte) error {
-	if _, err := j.f.Write(b); err != nil {
-		return fmt.Errorf("write journal: %w", err)
+	if j.f == nil {
+		return errors.New("journal closed")
 	}
+	if j.n+int64(len(b)) > int64(len(j.m)) {
+		if err := j.rotate(int64(len(b))); err != nil {
+			return err
+		}
+	}
+	copy(j.m[j.n:], b)
+	start := j.n
 	j.n += int64(len(b))
 	if j.sync {
-		if err := j.f.Sync(); err != nil {
+		// msync wants a page-aligned start.
+		page := start &^ int64(os.Getpagesize()-1)
+		if err := msync(j.m[page:j.n]); err != nil {
 			return fmt.Errorf("sync journal: %w", err)
 		}
 	}
 	return nil
 }
+
+func msync(b []byte) error {
+	_, _, errno := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MS_SYNC)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// full reports whether the current segment should be rotated.
+func (j *journal) full() bool { return j.n > segmentSize/2 }
 
 // removeDone deletes the segments that were closed before the last index.
 func (j *journal) removeDone(upto int) {
@@ -225,16 +286,7 @@ func (j *journal) removeDone(upto int) {
 	j.done = j.done[upto:]
 }
 
-func (j *journal) close() error {
-	if j.f == nil {
-		return nil
-	}
-	name := j.f.Name()
-	err := j.f.Close()
-	j.f = nil
-	j.done = append(j.done, name)
-	return err
-}
+func (j *journal) close() error { return j.unmap() }
 
 // Recover replays the journal segments left in dir by a previous process
 // into st (records already in the store are ignored) and deletes them. It

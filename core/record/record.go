@@ -236,8 +236,8 @@ func (r *Recorder) index() {
 		// Every journal record written so far is in this batch, so the
 		// segments closed before now can go once it is committed.
 		var rotateErr error
-		if r.j.n > segmentSize && !closed {
-			rotateErr = r.j.rotate()
+		if r.j.full() && !closed {
+			rotateErr = r.j.rotate(segmentSize)
 		}
 		doneSegments := len(r.j.done)
 		r.mu.Unlock()
