@@ -313,7 +313,7 @@ func (f *fanoutStats) text() string {
 		kept = "DID NOT keep up"
 	}
 	return fmt.Sprintf("%d/%d streams attached %.2f s after pgbench started; each received %d–%d frames of the %d the session recorded (%d ended with `status ended`), %.1f MB in all; "+
-		"at pgbench's exit the slowest was %d frames behind, the last stream ended %s later: %s",
+		"at pgbench's exit the slowest was %d frame(s) behind, the last stream ended %s later: %s",
 		f.Attached, f.Want, f.AttachAfter.Seconds(), f.MinFrames, f.MaxFrames, f.Recorded, f.Ended, float64(f.Bytes)/1e6,
 		f.BehindAtEnd, f.Drain.Round(time.Millisecond), kept) + "."
 }
