@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,16 +41,21 @@ type env struct {
 	bouncerAddr string
 	bouncerPID  int
 
-	hoop     *hoopProc // recording, [store] sync = false
-	hoopSync *hoopProc // recording, [store] sync = true
+	hoop         *hoopProc // recording, [store] sync = false
+	hoopSync     *hoopProc // recording, [store] sync = true; nil unless a scenario needs it
+	hoopPolicies *hoopProc // hoop plus the shipped guardrail and analyzer policies; nil unless needed
 
 	warmed map[string]bool // targets that had their warm-up run
 }
 
 // target is one way of reaching the server.
 type target struct {
-	Name string // "direct", "pgbouncer", "hoop", "hoop-sync"
+	Name string // "direct", "pgbouncer", "hoop", "hoop-sync", "hoop-policies", "hoop+50sse"
 	pid  int    // the proxy process whose CPU is measured (0 for direct)
+	// hoop is the gateway behind the target (nil for direct and pgbouncer);
+	// subscribers > 0 attaches that many SSE streams to the run's session.
+	hoop        *hoopProc
+	subscribers int
 	// conn returns the libpq URL (without password) and the password of
 	// the bench login through this target; fast selects the login whose
 	// SCRAM verifier has fastIterations.
@@ -66,15 +72,35 @@ func (e *env) targets() map[string]target {
 			return fmt.Sprintf("postgresql://%s@%s/app?sslmode=disable", u, addr), e.password
 		}
 	}
-	return map[string]target{
+	ts := map[string]target{
 		"direct":    {Name: "direct", conn: direct(e.pg.Addr())},
 		"pgbouncer": {Name: "pgbouncer", pid: e.bouncerPID, conn: direct(e.bouncerAddr)},
-		"hoop":      {Name: "hoop", pid: e.hoop.pid(), conn: e.hoop.conn},
-		"hoop-sync": {Name: "hoop-sync", pid: e.hoopSync.pid(), conn: e.hoopSync.conn},
 	}
+	for name, h := range map[string]*hoopProc{"hoop": e.hoop, "hoop-sync": e.hoopSync, "hoop-policies": e.hoopPolicies} {
+		if h != nil {
+			ts[name] = target{Name: name, pid: h.pid(), conn: h.conn, hoop: h}
+		}
+	}
+	if e.hoop != nil {
+		name := fmt.Sprintf("hoop+%dsse", fanoutSubscribers)
+		ts[name] = target{Name: name, pid: e.hoop.pid(), conn: e.hoop.conn, hoop: e.hoop, subscribers: fanoutSubscribers}
+	}
+	return ts
 }
 
-func startEnv(ctx context.Context, cl *cleanups, o options) (*env, error) {
+// needs reports whether any scenario runs against the target.
+func needs(scs []scenario, target string) bool {
+	for _, s := range scs {
+		if slices.Contains(s.Targets, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// startEnv starts PostgreSQL, pgbouncer and hoop, and the other gateways
+// (hoop-sync, hoop-policies) only when one of scs runs against them.
+func startEnv(ctx context.Context, cl *cleanups, o options, scs []scenario) (*env, error) {
 	dir, err := os.MkdirTemp("", "hoop-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("make bench dir: %w", err)
@@ -105,11 +131,22 @@ func startEnv(ctx context.Context, cl *cleanups, o options) (*env, error) {
 	if err := buildHoop(ctx, o.hoopBin); err != nil {
 		return nil, err
 	}
-	if e.hoop, err = startHoop(ctx, cl, e, o.hoopBin, "hoop", false); err != nil {
+	if e.hoop, err = startHoop(ctx, cl, e, o.hoopBin, "hoop", false, ""); err != nil {
 		return nil, err
 	}
-	if e.hoopSync, err = startHoop(ctx, cl, e, o.hoopBin, "hoop-sync", true); err != nil {
-		return nil, err
+	if needs(scs, "hoop-sync") {
+		if e.hoopSync, err = startHoop(ctx, cl, e, o.hoopBin, "hoop-sync", true, ""); err != nil {
+			return nil, err
+		}
+	}
+	if needs(scs, "hoop-policies") {
+		pol, err := shippedPolicies(shippedConfig, "bench")
+		if err != nil {
+			return nil, err
+		}
+		if e.hoopPolicies, err = startHoop(ctx, cl, e, o.hoopBin, "hoop-policies", false, pol); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }
@@ -318,13 +355,8 @@ func stopProcess(cmd *exec.Cmd, wait time.Duration) {
 // proxyLog returns the last warnings and errors of a hoop target's log,
 // to explain a failed run ("" for other targets).
 func (e *env) proxyLog(name string) string {
-	var h *hoopProc
-	switch name {
-	case "hoop":
-		h = e.hoop
-	case "hoop-sync":
-		h = e.hoopSync
-	default:
+	h := e.targets()[name].hoop
+	if h == nil {
 		return ""
 	}
 	b, err := os.ReadFile(filepath.Join(h.dir, "hoop.log"))

@@ -30,6 +30,8 @@ type hoopProc struct {
 	cmd     *exec.Cmd
 	dir     string
 	addr    string // postgres listener
+	api     string // HTTP API listener
+	token   string // admin token, from <data_dir>/admin.token
 	secrets map[bool]string
 }
 
@@ -56,8 +58,9 @@ func buildHoop(ctx context.Context, bin string) error {
 	return nil
 }
 
-// hoopConfig is the TOML of a bench gateway.
-func hoopConfig(e *env, dir string, apiPort, pgPort int, sync bool) string {
+// hoopConfig is the TOML of a bench gateway; extra (more top-level tables,
+// such as [[policy]] blocks) is appended.
+func hoopConfig(e *env, dir string, apiPort, pgPort int, sync bool, extra string) string {
 	return fmt.Sprintf(`[gateway]
 data_dir = %q
 log_level = "info"
@@ -90,12 +93,12 @@ address = %q
   user = %q
   password_file = %q
 `, filepath.Join(dir, "data"), sync, apiPort, pgPort, hoopIterations, filepath.Join(os.TempDir(), "hoop-bench-wasm-cache"),
-		e.pg.Addr(), benchUser, filepath.Join(dir, "bench.password"), benchFast, filepath.Join(dir, "bench.password"))
+		e.pg.Addr(), benchUser, filepath.Join(dir, "bench.password"), benchFast, filepath.Join(dir, "bench.password")) + extra
 }
 
 // writeHoopConfig makes dir/hoop.toml (with the role's password file) on
-// fresh ports and returns its path and the postgres listen address.
-func writeHoopConfig(e *env, dir string, sync bool) (string, string, string, error) {
+// fresh ports and returns its path, the API and the postgres listen address.
+func writeHoopConfig(e *env, dir string, sync bool, extra string) (string, string, string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", "", err
 	}
@@ -111,17 +114,18 @@ func writeHoopConfig(e *env, dir string, sync bool) (string, string, string, err
 		return "", "", "", err
 	}
 	path := filepath.Join(dir, "hoop.toml")
-	if err := os.WriteFile(path, []byte(hoopConfig(e, dir, apiPort, pgPort, sync)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(hoopConfig(e, dir, apiPort, pgPort, sync, extra)), 0o600); err != nil {
 		return "", "", "", err
 	}
 	return path, fmt.Sprintf("127.0.0.1:%d", apiPort), fmt.Sprintf("127.0.0.1:%d", pgPort), nil
 }
 
 // startHoop starts `hoop serve` and creates the bench identities with the
-// CLI (which reads the admin token from the data directory).
-func startHoop(ctx context.Context, cl *cleanups, e *env, bin, name string, sync bool) (*hoopProc, error) {
+// CLI (which reads the admin token from the data directory). extra is
+// appended to the generated config.
+func startHoop(ctx context.Context, cl *cleanups, e *env, bin, name string, sync bool, extra string) (*hoopProc, error) {
 	dir := filepath.Join(e.dir, name)
-	cfgPath, _, pgAddr, err := writeHoopConfig(e, dir, sync)
+	cfgPath, apiAddr, pgAddr, err := writeHoopConfig(e, dir, sync, extra)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +140,7 @@ func startHoop(ctx context.Context, cl *cleanups, e *env, bin, name string, sync
 		return nil, fmt.Errorf("start hoop: %w", err)
 	}
 	cl.add(func() { stopProcess(cmd, 15*time.Second); logf.Close() })
-	h := &hoopProc{name: name, cmd: cmd, dir: dir, addr: pgAddr, secrets: map[bool]string{}}
+	h := &hoopProc{name: name, cmd: cmd, dir: dir, addr: pgAddr, api: apiAddr, secrets: map[bool]string{}}
 	tokenFile := filepath.Join(dir, "data", "admin.token")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -153,6 +157,7 @@ func startHoop(ctx context.Context, cl *cleanups, e *env, bin, name string, sync
 	if err != nil {
 		return nil, err
 	}
+	h.token = strings.TrimSpace(string(tok))
 	for _, id := range []struct {
 		name, role string
 		fast       bool
@@ -184,6 +189,6 @@ func startHoop(ctx context.Context, cl *cleanups, e *env, bin, name string, sync
 			return nil, fmt.Errorf("%s: login through hoop: %w", name, err)
 		}
 	}
-	slog.Info("hoop started", "name", name, "addr", pgAddr, "pid", h.pid(), "store_sync", sync)
+	slog.Info("hoop started", "name", name, "addr", pgAddr, "pid", h.pid(), "store_sync", sync, "policies", extra != "")
 	return h, nil
 }

@@ -102,7 +102,7 @@ func run() error {
 	}
 
 	if len(want) > 0 || o.profile != "" {
-		env, err := startEnv(ctx, &cl, o)
+		env, err := startEnv(ctx, &cl, o, want)
 		if err != nil {
 			return err
 		}

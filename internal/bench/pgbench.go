@@ -46,7 +46,8 @@ func scenarios() []scenario {
 		scenario{Name: "store-sync-simple-8c", Mode: "simple", Clients: 8, Threads: 2, Targets: []string{"hoop", "hoop-sync"}, Subject: "hoop-sync",
 			Note: "hoop with [store] sync = false vs true (fsync per commit)"},
 	)
-	return s
+	s = append(s, policyScenarios()...)
+	return append(s, fanoutScenario())
 }
 
 // args are pgbench's arguments for one run of the scenario.
@@ -67,6 +68,7 @@ type runResult struct {
 	ProxyCPU  time.Duration // utime+stime of the proxy process during the run (0 for direct)
 	HostCPU   time.Duration // non-idle CPU time of the whole machine during the run
 	Elapsed   time.Duration
+	Fanout    *fanoutStats // what the SSE subscribers received (nil without subscribers)
 }
 
 // ProxyCPUPerTx is the proxy's CPU time per transaction in µs.
@@ -130,12 +132,25 @@ func pgbench(ctx context.Context, s scenario, t target, d time.Duration) (runRes
 	if err != nil {
 		return runResult{}, err
 	}
+	var fo *fanout
+	if t.subscribers > 0 {
+		if fo, err = startFanout(ctx, t.hoop, t.subscribers); err != nil {
+			return runResult{}, err
+		}
+	}
 	host0 := hostCPU()
 	t0 := time.Now()
 	err = cmd.Run()
 	elapsed := time.Since(t0)
 	cpu1, cerr := procCPU(t.pid)
 	host1 := hostCPU()
+	var fs *fanoutStats
+	if fo != nil {
+		var ferr error
+		if fs, ferr = fo.finish(ctx); ferr != nil && err == nil {
+			return runResult{}, ferr
+		}
+	}
 	if err != nil {
 		return runResult{}, fmt.Errorf("pgbench against %s: %v: %s", t.Name, err, lastLines(out.Bytes(), 8))
 	}
@@ -146,7 +161,7 @@ func pgbench(ctx context.Context, s scenario, t target, d time.Duration) (runRes
 	if err != nil {
 		return r, fmt.Errorf("%s: %w: %s", t.Name, err, lastLines(out.Bytes(), 8))
 	}
-	r.ProxyCPU, r.HostCPU, r.Elapsed = cpu1-cpu0, host1-host0, elapsed
+	r.ProxyCPU, r.HostCPU, r.Elapsed, r.Fanout = cpu1-cpu0, host1-host0, elapsed, fs
 	return r, nil
 }
 
@@ -235,6 +250,11 @@ func hostCPU() time.Duration {
 // runScenario runs every target of s once per pair, in order.
 func runScenario(ctx context.Context, e *env, s scenario, o options) (*scenarioResult, error) {
 	ts := e.targets()
+	for _, name := range s.Targets {
+		if _, ok := ts[name]; !ok {
+			return nil, fmt.Errorf("target %s was not started", name)
+		}
+	}
 	res := &scenarioResult{Scenario: s, Runs: map[string][]runResult{}}
 	slog.Info("scenario", "name", s.Name, "targets", strings.Join(s.Targets, ","), "pairs", o.pairs, "duration", o.duration)
 	// A short unmeasured run per target, once per bench, warms the server's
@@ -243,7 +263,9 @@ func runScenario(ctx context.Context, e *env, s scenario, o options) (*scenarioR
 		if e.warmed[name] {
 			continue
 		}
-		if _, err := pgbench(ctx, s, ts[name], time.Second); err != nil {
+		wt := ts[name]
+		wt.subscribers = 0 // the warm-up is of the gateway, not of the streams
+		if _, err := pgbench(ctx, s, wt, time.Second); err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 		e.warmed[name] = true

@@ -21,7 +21,7 @@ import (
 // profile, and prints the top of the profile.
 func profileGateway(ctx context.Context, e *env, o options) error {
 	dir := filepath.Join(e.dir, "hoop-profile")
-	cfgPath, _, _, err := writeHoopConfig(e, dir, false)
+	cfgPath, _, _, err := writeHoopConfig(e, dir, false, "")
 	if err != nil {
 		return err
 	}

@@ -100,6 +100,28 @@ func (r *scenarioResult) CPURatio(other string) float64 {
 	}))
 }
 
+// AddedCPUUS is the median over pairs of the subject's proxy CPU per
+// transaction minus the other's, in µs (for the policies scenarios: the
+// policy pipeline's cost per statement).
+func (r *scenarioResult) AddedCPUUS(other string) float64 {
+	return median(r.pairwise(r.Scenario.Subject, other, func(a, b runResult) float64 {
+		return a.ProxyCPUPerTx() - b.ProxyCPUPerTx()
+	}))
+}
+
+// fanoutLines describe what the SSE subscribers of each run received.
+func (r *scenarioResult) fanoutLines() []string {
+	var out []string
+	for _, t := range r.Scenario.Targets {
+		for i, x := range r.Runs[t] {
+			if x.Fanout != nil {
+				out = append(out, fmt.Sprintf("%s, pair %d: %s", t, i+1, x.Fanout.text()))
+			}
+		}
+	}
+	return out
+}
+
 func (r *scenarioResult) others() []string {
 	var o []string
 	for _, t := range r.Scenario.Targets {
@@ -122,6 +144,13 @@ func signed(v float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%+.0f", v)
+}
+
+func signedF(v float64, digits int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%+.*f", digits, v)
 }
 
 // text is a scenario's result as a few lines for the console.
@@ -149,9 +178,12 @@ func (r *scenarioResult) text() string {
 	for _, o := range r.others() {
 		fmt.Fprintf(&b, "  %s/%s: TPS %s, latency %s µs", r.Scenario.Subject, o, num(r.TPSRatio(o), 2), signed(r.AddedLatencyUS(o)))
 		if o != "direct" {
-			fmt.Fprintf(&b, ", proxy CPU/tx %s×", num(r.CPURatio(o), 2))
+			fmt.Fprintf(&b, ", proxy CPU/tx %s× (%s µs)", num(r.CPURatio(o), 2), signedF(r.AddedCPUUS(o), 1))
 		}
 		b.WriteString(" (medians of per-pair ratios)\n")
+	}
+	for _, l := range r.fanoutLines() {
+		fmt.Fprintf(&b, "  %s\n", l)
 	}
 	return b.String()
 }
@@ -205,8 +237,14 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %s |\n", t, s.medTPS(t), s.medLatencyUS(t), num(s.medCPU(t), 1))
 		}
 		for _, o := range s.others() {
-			fmt.Fprintf(&b, "\n%s/%s: TPS ×%s, latency %s µs, proxy CPU/tx ×%s (medians of per-pair ratios).\n",
-				s.Scenario.Subject, o, num(s.TPSRatio(o), 2), signed(s.AddedLatencyUS(o)), num(s.CPURatio(o), 2))
+			fmt.Fprintf(&b, "\n%s/%s: TPS ×%s, latency %s µs, proxy CPU/tx ×%s (%s µs) (medians of per-pair ratios).\n",
+				s.Scenario.Subject, o, num(s.TPSRatio(o), 2), signed(s.AddedLatencyUS(o)), num(s.CPURatio(o), 2), signedF(s.AddedCPUUS(o), 1))
+		}
+		if fl := s.fanoutLines(); len(fl) > 0 {
+			b.WriteString("\n")
+			for _, l := range fl {
+				fmt.Fprintf(&b, "- %s\n", l)
+			}
 		}
 		b.WriteString("\n")
 	}
