@@ -153,7 +153,16 @@ func TestPolicyBlock(t *testing.T) {
 	}
 	// Verdicts are on the session's record.
 	c.Close(ctx)
-	list, _ := env.Gateway.Store().ListSessions(ctx, store.SessionFilter{Identity: "agent"})
+	// A session's last events are in the store once it is marked ended.
+	var list []store.Session
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		list, _ = env.Gateway.Store().ListSessions(ctx, store.SessionFilter{Identity: "agent"})
+		live, _ := env.Gateway.Store().ListSessions(ctx, store.SessionFilter{Identity: "agent", Status: store.StatusLive})
+		if len(live) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	blocked := 0
 	for _, s := range list {
 		evs, _ := env.Gateway.Store().Events(ctx, s.ID, 0, 10000)
