@@ -1,9 +1,9 @@
 package analyzer
 
 import (
+	"context"
 	"os"
 	"strconv"
-	"context"
 	"testing"
 	"time"
 
@@ -13,7 +13,13 @@ import (
 	"hoop.dev/hoop/sdk/sdktest"
 )
 
-var hugeSize = func() int { if s := os.Getenv("HUGE_SIZE"); s != "" { n, _ := strconv.Atoi(s); return n }; return 1 << 20 }()
+var hugeSize = func() int {
+	if s := os.Getenv("HUGE_SIZE"); s != "" {
+		n, _ := strconv.Atoi(s)
+		return n
+	}
+	return 1 << 20
+}()
 
 // hugeConfig turns on the per-token sensitive-table scan too.
 const hugeConfig = `{"sensitive_tables":["orders","billing.cards","x"]}`
