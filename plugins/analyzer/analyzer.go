@@ -15,11 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 
+	"hoop.dev/hoop/plugins/internal/heap"
 	"hoop.dev/hoop/plugins/internal/sqltok"
 	"hoop.dev/hoop/sdk"
 )
@@ -224,7 +224,7 @@ const (
 func (p *Policy) put(sc *scratch) {
 	if cap(sc.toks) > keepTokens || cap(sc.stmts) > keepStatements {
 		sc.toks, sc.stmts = nil, nil
-		runtime.GC()
+		heap.Compact()
 	}
 	p.pool.Put(sc)
 }

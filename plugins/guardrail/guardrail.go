@@ -12,9 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 
+	"hoop.dev/hoop/plugins/internal/heap"
 	"hoop.dev/hoop/plugins/internal/sqltok"
 	"hoop.dev/hoop/sdk"
 )
@@ -235,7 +235,7 @@ const (
 func (p *Policy) put(sc *scratch) {
 	if cap(sc.toks) > keepTokens || cap(sc.stmts) > keepStatements || cap(sc.groups) > keepStatements {
 		sc.toks, sc.stmts, sc.groups = nil, nil, nil
-		runtime.GC()
+		heap.Compact()
 	}
 	clear(sc.groups[:cap(sc.groups)]) // the token slices they hold
 	p.pool.Put(sc)
