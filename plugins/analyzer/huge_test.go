@@ -2,8 +2,6 @@ package analyzer
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -13,13 +11,7 @@ import (
 	"hoop.dev/hoop/sdk/sdktest"
 )
 
-var hugeSize = func() int {
-	if s := os.Getenv("HUGE_SIZE"); s != "" {
-		n, _ := strconv.Atoi(s)
-		return n
-	}
-	return 1 << 20
-}()
+const hugeSize = 1 << 20
 
 // hugeConfig turns on the per-token sensitive-table scan too.
 const hugeConfig = `{"sensitive_tables":["orders","billing.cards","x"]}`
