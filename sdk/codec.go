@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,13 +14,22 @@ import (
 // It accepts exactly the JSON that encoding/json accepts for these types
 // (escapes, surrogate pairs, invalid UTF-8 replaced by U+FFFD, unknown fields
 // ignored, null leaves a field empty, keys matched exactly and then ASCII
-// case-insensitively) and reports anything else as an error.
+// case-insensitively) and reports anything else as an error, with one
+// deliberate difference: values nested deeper than MaxDepth are refused
+// (encoding/json allows 10000), so hostile input fails after a few hundred
+// bytes instead of recursing through the whole document.
 
 // ErrSyntax is wrapped by every codec error caused by malformed JSON or by a
 // value of the wrong JSON type.
 var ErrSyntax = errors.New("invalid json")
 
-const maxDepth = 10000
+// MaxDepth is the deepest nesting of arrays and objects the codec accepts;
+// no ABI v1 document comes close.
+const MaxDepth = 64
+
+// ErrTooDeep is wrapped by the error for a document nested deeper than
+// MaxDepth. It wraps ErrSyntax.
+var ErrTooDeep = fmt.Errorf("%w: nested deeper than %d", ErrSyntax, MaxDepth)
 
 // DecodeInput parses the ABI v1 policy input JSON into in, which is reset
 // first. in's strings never alias data.
@@ -371,6 +381,12 @@ func (s *scanner) rawString() ([]byte, error) {
 	}
 	s.i++
 	start := s.i
+	// Eight bytes at a time while none needs a look: under wasm every
+	// iteration of a loop costs a termination check, so this is most of
+	// the time spent on a long statement.
+	for s.i+8 <= len(s.b) && plain8(binary.LittleEndian.Uint64(s.b[s.i:])) {
+		s.i += 8
+	}
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		if c == '"' {
@@ -383,6 +399,20 @@ func (s *scanner) rawString() ([]byte, error) {
 		s.i++
 	}
 	return nil, s.fail("unterminated string")
+}
+
+// SWAR constants: one bit or value repeated in each byte of a word.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plain8 reports whether none of the eight bytes of w (a string's content)
+// is a quote, a backslash, a control character or non-ASCII.
+func plain8(w uint64) bool {
+	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs } // any byte 0
+	ctl := (w - ones*0x20) & ^w & highs                              // any byte < 0x20
+	return (ctl | w&highs | zero(w^ones*'"') | zero(w^ones*'\\')) == 0
 }
 
 func (s *scanner) slowString(start int) ([]byte, error) {
@@ -523,8 +553,8 @@ func (s *scanner) number() error {
 
 // skip consumes any one value.
 func (s *scanner) skip(depth int) error {
-	if depth > maxDepth {
-		return s.fail("nesting too deep")
+	if depth >= MaxDepth {
+		return fmt.Errorf("%w at offset %d", ErrTooDeep, s.i)
 	}
 	s.ws()
 	if s.i >= len(s.b) {

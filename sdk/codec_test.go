@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -110,6 +111,7 @@ func TestManifestValidate(t *testing.T) {
 func FuzzDecodeInput(f *testing.F) {
 	f.Add([]byte(`{"identity":{"name":"ci","kind":"machine"},"statement":{"text":"SELECT '\u00e9'"}}`))
 	f.Add([]byte(`{"statement":{"text":"\ud800\udc00\ud800"},"x":[1,2,{"y":null}]}`))
+	f.Add([]byte(`{"x":` + strings.Repeat("[", sdk.MaxDepth) + strings.Repeat("]", sdk.MaxDepth) + `}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got sdk.Input
 		err := sdk.DecodeInput(data, &got)
@@ -118,6 +120,12 @@ func FuzzDecodeInput(f *testing.F) {
 				t.Fatalf("accepted invalid JSON %q", data)
 			}
 			return
+		}
+		if errors.Is(err, sdk.ErrTooDeep) {
+			if d := depth(data); d <= sdk.MaxDepth {
+				t.Fatalf("DecodeInput(%q): %v, but the nesting is only %d", data, err, d)
+			}
+			return // the codec's one deliberate difference from encoding/json
 		}
 		var want sdk.Input
 		stdErr := json.Unmarshal(data, &want)
@@ -135,4 +143,23 @@ func FuzzDecodeInput(f *testing.F) {
 			t.Fatalf("round trip of %+v: %+v, %v", got, again, err)
 		}
 	})
+}
+
+// depth returns the deepest nesting of arrays and objects in valid JSON.
+func depth(data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	d, deepest := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			d++
+			deepest = max(deepest, d)
+		case json.Delim(']'), json.Delim('}'):
+			d--
+		}
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 
+	"hoop.dev/hoop/plugins/internal/heap"
 	"hoop.dev/hoop/plugins/internal/sqltok"
 	"hoop.dev/hoop/sdk"
 )
@@ -197,7 +198,7 @@ func (p *Policy) Evaluate(in *sdk.Input) (sdk.Verdict, error) {
 	if sc == nil {
 		sc = new(scratch)
 	}
-	defer p.pool.Put(sc)
+	defer p.put(sc)
 	sc.found = findings{tables: sc.found.tables[:0]}
 	sc.whereScans = 0
 	d := sqltok.DialectFor(in.Protocol)
@@ -209,6 +210,23 @@ func (p *Policy) Evaluate(in *sdk.Input) (sdk.Verdict, error) {
 		p.inspect(st.Tokens, d, sc, 0)
 	}
 	return p.score(&sc.found), nil
+}
+
+// Pooled buffers larger than these are dropped rather than kept, and the
+// heap is collected at once: a sandboxed Go heap never shrinks, so a huge
+// statement's blocks left for a later GC fragment it until the next huge
+// statement's token slice no longer fits in the instance's memory cap.
+const (
+	keepTokens     = 1 << 14
+	keepStatements = 1 << 10
+)
+
+func (p *Policy) put(sc *scratch) {
+	if cap(sc.toks) > keepTokens || cap(sc.stmts) > keepStatements {
+		sc.toks, sc.stmts = nil, nil
+		heap.Compact()
+	}
+	p.pool.Put(sc)
 }
 
 // score combines the findings into a verdict.

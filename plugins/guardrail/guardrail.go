@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sync"
 
+	"hoop.dev/hoop/plugins/internal/heap"
 	"hoop.dev/hoop/plugins/internal/sqltok"
 	"hoop.dev/hoop/sdk"
 )
@@ -194,7 +195,7 @@ func (p *Policy) Evaluate(in *sdk.Input) (sdk.Verdict, error) {
 	if sc == nil {
 		sc = new(scratch)
 	}
-	defer p.pool.Put(sc)
+	defer p.put(sc)
 	d := sqltok.DialectFor(in.Protocol)
 	sc.stmts, sc.toks = sqltok.Split(sc.stmts[:0], sc.toks, d, in.Statement.Text)
 	sc.groups = sc.groups[:0]
@@ -220,6 +221,24 @@ func (p *Policy) Evaluate(in *sdk.Input) (sdk.Verdict, error) {
 		return p.rules[review].verdict(), nil
 	}
 	return sdk.Verdict{Decision: sdk.Allow}, nil
+}
+
+// Pooled buffers larger than these are dropped rather than kept, and the
+// heap is collected at once: a sandboxed Go heap never shrinks, so a huge
+// statement's blocks left for a later GC fragment it until the next huge
+// statement's token slice no longer fits in the instance's memory cap.
+const (
+	keepTokens     = 1 << 14
+	keepStatements = 1 << 10
+)
+
+func (p *Policy) put(sc *scratch) {
+	if cap(sc.toks) > keepTokens || cap(sc.stmts) > keepStatements || cap(sc.groups) > keepStatements {
+		sc.toks, sc.stmts, sc.groups = nil, nil, nil
+		heap.Compact()
+	}
+	clear(sc.groups[:cap(sc.groups)]) // the token slices they hold
+	p.pool.Put(sc)
 }
 
 func (r *rule) verdict() sdk.Verdict {

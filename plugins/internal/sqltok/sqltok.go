@@ -285,6 +285,9 @@ func (l *Lexer) skipBlock() {
 
 func (l *Lexer) word() Token {
 	start := l.pos
+	for l.pos+8 <= len(l.src) && identCont8(load8(l.src, l.pos)) {
+		l.pos += 8
+	}
 	for l.pos < len(l.src) && isIdentCont(l.src[l.pos]) {
 		l.pos++
 	}
@@ -441,6 +444,9 @@ func isIdentCont(c byte) bool  { return class[c]&clsIdentCont != 0 }
 // allocate per keyword.
 func lower(s string) string {
 	i := 0
+	for i+8 <= len(s) && noUpper8(load8(s, i)) {
+		i += 8
+	}
 	for i < len(s) && !(s[i] >= 'A' && s[i] <= 'Z') {
 		i++
 	}

@@ -1,0 +1,7 @@
+//go:build wasip1
+
+package heap
+
+import "runtime"
+
+func compact() { runtime.GC() }
