@@ -243,11 +243,25 @@ func TestRevokeEndsLiveSessions(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	list, _ := env.Gateway.Store().ListSessions(ctx, store.SessionFilter{Identity: "agent"})
-	for _, s := range list {
-		if s.Status != store.StatusEnded || s.EndReason != store.EndRevoked {
-			t.Fatalf("session %s: status %s reason %s, want ended/revoked", s.ID, s.Status, s.EndReason)
+	// Each session's last frames are flushed before it is marked ended.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		list, _ := env.Gateway.Store().ListSessions(ctx, store.SessionFilter{Identity: "agent"})
+		bad := ""
+		for _, s := range list {
+			if s.Status != store.StatusEnded || s.EndReason != store.EndRevoked {
+				bad = fmt.Sprintf("session %s: status %s reason %s, want ended/revoked", s.ID, s.Status, s.EndReason)
+			}
 		}
+		if len(list) != n {
+			bad = fmt.Sprintf("%d sessions recorded, want %d", len(list), n)
+		}
+		if bad == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(bad)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	_ = iss
 }
