@@ -324,3 +324,27 @@ func TestPsql(t *testing.T) {
 		t.Fatalf("psql with a wrong secret: %v\n%s", err, out)
 	}
 }
+
+// A client message larger than a journal segment (16 MiB) is journaled in
+// a segment of its own and relayed intact.
+func TestLargeClientMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20 MB statement skipped in -short")
+	}
+	env := hooptest.Start(t, hooptest.Options{})
+	_, dsn := env.Credential(t, "bulk", "readonly")
+	ctx := ctxT(t)
+	c := connect(t, dsn)
+	big := strings.Repeat("x", 20<<20)
+	for i := range 2 { // two different texts: pgx would reuse a prepared statement
+		var n int
+		if err := c.QueryRow(ctx, fmt.Sprintf("select length('%s') + %d", big, i)).Scan(&n); err != nil || n != 20<<20+i {
+			t.Fatalf("length = %d, %v", n, err)
+		}
+	}
+	c.Close(ctx)
+	s := waitSession(t, env, "bulk", store.StatusEnded)
+	if s.BytesC2S < 40<<20 {
+		t.Fatalf("recorded %d client bytes", s.BytesC2S)
+	}
+}
