@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -154,10 +156,19 @@ type journal struct {
 	dir  string
 	sync bool
 	f    *os.File
-	m    []byte // the mapping of the current segment
-	n    int64  // bytes used in the current segment
-	next int    // number of the next segment
+	m    []byte       // the mapping of the current segment
+	n    atomic.Int64 // bytes used in the current segment
+	next int          // number of the next segment
 	done []string
+
+	// Sync mode: committers msync outside the recorder's lock, one at a
+	// time, each covering everything written so far (group commit).
+	// mapMu keeps the mapping alive under an msync; rotation takes it
+	// exclusively.
+	smu    sync.Mutex
+	mapMu  sync.RWMutex
+	seg    int   // number of the current segment
+	synced int64 // bytes of the current segment known to be synced
 }
 
 func segmentName(n int) string { return fmt.Sprintf("%012d.journal", n) }
@@ -208,6 +219,7 @@ func (j *journal) rotate(size int64) error {
 	if err != nil {
 		return fmt.Errorf("open journal segment: %w", err)
 	}
+	seg := j.next
 	j.next++
 	if err := syscall.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
 		f.Close()
@@ -220,7 +232,10 @@ func (j *journal) rotate(size int64) error {
 		os.Remove(f.Name())
 		return fmt.Errorf("map journal segment: %w", err)
 	}
-	j.f, j.m, j.n = f, m, 0
+	j.mapMu.Lock()
+	j.f, j.m, j.seg, j.synced = f, m, seg, 0
+	j.n.Store(0)
+	j.mapMu.Unlock()
 	return nil
 }
 
@@ -230,8 +245,16 @@ func (j *journal) unmap() error {
 		return nil
 	}
 	name := j.f.Name()
-	err := syscall.Munmap(j.m)
-	if terr := j.f.Truncate(j.n); err == nil {
+	j.mapMu.Lock()
+	defer j.mapMu.Unlock()
+	var err error
+	if j.sync && j.synced < j.n.Load() {
+		err = msync(j.m[:j.n.Load()])
+	}
+	if uerr := syscall.Munmap(j.m); err == nil {
+		err = uerr
+	}
+	if terr := j.f.Truncate(j.n.Load()); err == nil {
 		err = terr
 	}
 	if cerr := j.f.Close(); err == nil {
@@ -245,25 +268,41 @@ func (j *journal) unmap() error {
 	return nil
 }
 
-func (j *journal) write(b []byte) error {
+// write copies b into the journal; the caller holds the recorder's lock.
+// It returns the segment and offset to pass to syncTo in sync mode.
+func (j *journal) write(b []byte) (seg int, end int64, err error) {
 	if j.f == nil {
-		return errors.New("journal closed")
+		return 0, 0, errors.New("journal closed")
 	}
-	if j.n+int64(len(b)) > int64(len(j.m)) {
+	n := j.n.Load()
+	if n+int64(len(b)) > int64(len(j.m)) {
 		if err := j.rotate(int64(len(b))); err != nil {
-			return err
+			return 0, 0, err
 		}
+		n = 0
 	}
-	copy(j.m[j.n:], b)
-	start := j.n
-	j.n += int64(len(b))
-	if j.sync {
-		// msync wants a page-aligned start.
-		page := start &^ int64(os.Getpagesize()-1)
-		if err := msync(j.m[page:j.n]); err != nil {
-			return fmt.Errorf("sync journal: %w", err)
-		}
+	copy(j.m[n:], b)
+	j.n.Store(n + int64(len(b)))
+	return j.seg, n + int64(len(b)), nil
+}
+
+// syncTo returns once segment seg is synced up to end, syncing whatever
+// has been written by then (so concurrent committers share one msync).
+// It must be called without the recorder's lock.
+func (j *journal) syncTo(seg int, end int64) error {
+	j.smu.Lock()
+	defer j.smu.Unlock()
+	j.mapMu.RLock()
+	defer j.mapMu.RUnlock()
+	if j.seg != seg || j.synced >= end || j.m == nil {
+		return nil // rotation synced the old segment, or another msync covered us
 	}
+	n := j.n.Load()
+	page := j.synced &^ int64(os.Getpagesize()-1)
+	if err := msync(j.m[page:n]); err != nil {
+		return fmt.Errorf("sync journal: %w", err)
+	}
+	j.synced = n
 	return nil
 }
 
@@ -276,7 +315,7 @@ func msync(b []byte) error {
 }
 
 // full reports whether the current segment should be rotated.
-func (j *journal) full() bool { return j.n > segmentSize/2 }
+func (j *journal) full() bool { return j.n.Load() > segmentSize/2 }
 
 // removeDone deletes the segments that were closed before the last index.
 func (j *journal) removeDone(upto int) {

@@ -176,8 +176,10 @@ func (s *Session) add(dir store.Dir, data []byte, events []store.Event, journal,
 		}
 	}
 	var err error
+	var seg int
+	var end int64
 	if journal && len(r.jbuf) > 0 {
-		err = r.j.write(r.jbuf)
+		seg, end, err = r.j.write(r.jbuf)
 		r.jbuf = r.jbuf[:0]
 		if err != nil {
 			r.err = fmt.Errorf("record: %w", err)
@@ -189,6 +191,11 @@ func (s *Session) add(dir store.Dir, data []byte, events []store.Event, journal,
 	}
 	b := r.batch
 	r.mu.Unlock()
+	if err == nil && end > 0 && r.opt.Sync {
+		if err = r.j.syncTo(seg, end); err != nil {
+			r.log.Error("journal sync failed", "err", err)
+		}
+	}
 	if first || flush {
 		select {
 		case r.wake <- struct{}{}:
