@@ -150,7 +150,13 @@ const hexDigits = "0123456789abcdef"
 // U+2028 and U+2029 are escaped and invalid UTF-8 becomes U+FFFD, so the
 // result is valid JSON for any s. Decoders use it to build events.
 func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
+	return append(AppendEscaped(append(dst, '"'), s), '"')
+}
+
+// AppendEscaped appends the JSON string escaping of s (as AppendString
+// does) without the quotes, for a string or bytes (decoders escape slices
+// of their input without copying them).
+func AppendEscaped[T ~string | ~[]byte](dst []byte, s T) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -176,7 +182,8 @@ func AppendString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		var buf [utf8.UTFMax]byte
+		r, size := utf8.DecodeRune(buf[:copy(buf[:], s[i:min(i+utf8.UTFMax, len(s))])])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
@@ -193,8 +200,7 @@ func AppendString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 // keyIs matches a key exactly or, failing that, ASCII case-insensitively, as

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"strconv"
-	"unicode/utf8"
 
 	"hoop.dev/hoop/sdk"
 )
@@ -100,47 +99,9 @@ func runeCut(v []byte, n int) int {
 	return n
 }
 
-// escape appends the JSON string escaping of v.
-func escape(out []byte, v []byte) []byte {
-	start := 0
-	for i := 0; i < len(v); {
-		c := v[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			out = append(out, v[start:i]...)
-			switch c {
-			case '"':
-				out = append(out, '\\', '"')
-			case '\\':
-				out = append(out, '\\', '\\')
-			case '\n':
-				out = append(out, '\\', 'n')
-			case '\r':
-				out = append(out, '\\', 'r')
-			case '\t':
-				out = append(out, '\\', 't')
-			default:
-				out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(v[i:])
-		if r == utf8.RuneError && size == 1 {
-			out = append(out, v[start:i]...)
-			out = append(out, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(out, v[start:]...)
-}
+// escape appends the JSON string escaping of v (the SDK's, so every
+// plugin escapes alike).
+func escape(out []byte, v []byte) []byte { return sdk.AppendEscaped(out, v) }
 
 // hexCap appends v as the JSON string "\\x<hex>" (PostgreSQL's bytea hex
 // form), at most max bytes of v, with an ellipsis when v was longer.
