@@ -81,6 +81,9 @@ func TestIdentityAPI(t *testing.T) {
 	if code, _ := do(t, env, "GET", "/api/sessions/s_nope", tok, ""); code != 404 {
 		t.Errorf("unknown session: %d", code)
 	}
+	if code, _ := do(t, env, "GET", "/api/reviews/r_nope", tok, ""); code != 404 {
+		t.Errorf("unknown review: %d", code)
+	}
 	if code, _ := do(t, env, "GET", "/api/sessions?status=weird", tok, ""); code != 400 {
 		t.Errorf("bad status filter: %d", code)
 	}

@@ -54,18 +54,12 @@ func ReviewRoutes(mux *http.ServeMux, svc *review.Service) {
 		WriteJSON(w, http.StatusOK, map[string]any{"reviews": out})
 	})
 	mux.HandleFunc("GET /api/reviews/{id}", func(w http.ResponseWriter, r *http.Request) {
-		list, err := svc.List(r.Context(), "")
+		rv, err := svc.Get(r.Context(), r.PathValue("id"))
 		if err != nil {
 			WriteError(w, ErrorStatus(err), err.Error())
 			return
 		}
-		for _, rv := range list {
-			if rv.ID == r.PathValue("id") {
-				WriteJSON(w, http.StatusOK, reviewJSON(rv))
-				return
-			}
-		}
-		WriteError(w, http.StatusNotFound, "no review "+r.PathValue("id"))
+		WriteJSON(w, http.StatusOK, reviewJSON(rv))
 	})
 	decide := func(approve bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {

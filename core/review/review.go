@@ -130,6 +130,11 @@ func (s *Service) Decide(ctx context.Context, id string, approve bool, by, note 
 	return s.st.Review(ctx, id)
 }
 
+// Get returns one review.
+func (s *Service) Get(ctx context.Context, id string) (store.Review, error) {
+	return s.st.Review(ctx, id)
+}
+
 // List returns reviews with status ("" for all).
 func (s *Service) List(ctx context.Context, status string) ([]store.Review, error) {
 	return s.st.ListReviews(ctx, status, 500)
