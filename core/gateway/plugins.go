@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"hoop.dev/hoop/core/api"
@@ -42,32 +43,17 @@ func loadPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pl
 		return nil, err
 	}
 	ps := &pluginSet{host: host, byName: map[string]*loaded{}}
-	add := func(origin string, module []byte) error {
-		start := time.Now()
-		p, err := host.Load(ctx, module)
-		if err != nil {
-			return fmt.Errorf("load plugin %s: %w", origin, err)
-		}
-		name := p.Manifest().Name
-		if _, dup := ps.byName[name]; dup {
-			return fmt.Errorf("load plugin %s: a plugin named %q is already loaded", origin, name)
-		}
-		l := &loaded{p: p, module: module}
-		ps.byName[name] = l
-		ps.ordered = append(ps.ordered, l)
-		log.Info("plugin loaded", "name", name, "kind", p.Manifest().Kind, "version", p.Manifest().Version,
-			"origin", origin, "sha256", p.Digest(), "took", time.Since(start).Round(time.Millisecond))
-		return nil
+	type source struct {
+		origin string
+		module []byte
 	}
+	var srcs []source
 	mods := builtin.Modules()
 	if len(mods) == 0 {
 		log.Warn("no built-in plugins are embedded in this binary (build with `make build`): statements are not decoded")
 	}
 	for _, m := range mods {
-		if err := add("builtin:"+m.Name, m.Bytes); err != nil {
-			ps.close(ctx)
-			return nil, err
-		}
+		srcs = append(srcs, source{"builtin:" + m.Name, m.Bytes})
 	}
 	for _, pc := range cfg.Plugin {
 		b, err := os.ReadFile(pc.Path)
@@ -80,10 +66,40 @@ func loadPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pl
 			ps.close(ctx)
 			return nil, fmt.Errorf("plugin %s: sha256 is %s, hoop.toml expects %s: refusing to start", pc.Path, got, pc.SHA256)
 		}
-		if err := add(pc.Path, b); err != nil {
+		srcs = append(srcs, source{pc.Path, b})
+	}
+	// Compile in parallel (a cold compile takes about a second per module);
+	// register in order, so the last decoder for a protocol still wins.
+	plugins := make([]*wasmhost.Plugin, len(srcs))
+	errs := make([]error, len(srcs))
+	took := make([]time.Duration, len(srcs))
+	var wg sync.WaitGroup
+	for i, src := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			plugins[i], errs[i] = host.Load(ctx, src.module)
+			took[i] = time.Since(start)
+		}()
+	}
+	wg.Wait()
+	for i, src := range srcs {
+		if errs[i] != nil {
 			ps.close(ctx)
-			return nil, err
+			return nil, fmt.Errorf("load plugin %s: %w", src.origin, errs[i])
 		}
+		p := plugins[i]
+		name := p.Manifest().Name
+		if _, dup := ps.byName[name]; dup {
+			ps.close(ctx)
+			return nil, fmt.Errorf("load plugin %s: a plugin named %q is already loaded", src.origin, name)
+		}
+		l := &loaded{p: p, module: src.module}
+		ps.byName[name] = l
+		ps.ordered = append(ps.ordered, l)
+		log.Info("plugin loaded", "name", name, "kind", p.Manifest().Kind, "version", p.Manifest().Version,
+			"origin", src.origin, "sha256", p.Digest(), "took", took[i].Round(time.Millisecond))
 	}
 	return ps, nil
 }

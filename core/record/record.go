@@ -109,8 +109,8 @@ func (s *Session) Commit(ctx context.Context, dir store.Dir, data []byte, events
 	return err
 }
 
-// Queue records a frame without waiting: it is journaled by the store
-// index within FlushDelay.
+// Queue records a frame without waiting and without the journal: it is in
+// the store within FlushDelay (server frames take this path).
 func (s *Session) Queue(dir store.Dir, data []byte) error {
 	_, err := s.add(dir, data, nil, false, false)
 	return err
